@@ -1,0 +1,4 @@
+bin_PROGRAMS += ctl/enclavectl
+ctl_enclavectl_SOURCES = ctl/main.c
+ctl_enclavectl_LDADD = common/libcommon.a $(SYSTEMD_LIBS)
+EXTRA_DIST += ctl/README.md

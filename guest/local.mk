@@ -1,0 +1,2 @@
+# guest: the sample enclave (see guest/README.md)
+EXTRA_DIST += guest/README.md

@@ -1,0 +1,2 @@
+# systemd units (see systemd/README.md)
+EXTRA_DIST += systemd/README.md

@@ -1,0 +1,67 @@
+# Sourced by integration tests. Gives each test its own temporary directories, a daemon on its
+# own socket, and a cleanup that leaves nothing behind.
+set -eu
+: "${top_builddir:?run through make check}"
+: "${top_srcdir:?run through make check}"
+
+ENCLAVED=$top_builddir/enclaved/enclaved
+ENCLAVECTL=$top_builddir/ctl/enclavectl
+ENCLAVE_VMM=$top_builddir/vmm/enclave-vmm
+SAMPLE_EIF=$top_builddir/guest/sample-enclave.eif
+
+TEST_DIR=$(mktemp -d /tmp/enclaved-test.XXXXXX)
+export ENCLAVED_SOCKET=$TEST_DIR/enclaved.sock
+DAEMON_PID=
+
+cleanup() {
+	local rc=$?
+	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$DAEMON_PID" 2>/dev/null || true
+	fi
+	# Any VMM this test started carries the test directory in its arguments.
+	pkill -KILL -f "$TEST_DIR" 2>/dev/null || true
+	if [ $rc -ne 0 ] && [ -f "$TEST_DIR/enclaved.log" ]; then
+		echo "--- enclaved.log"; tail -50 "$TEST_DIR/enclaved.log"
+	fi
+	rm -rf "$TEST_DIR"
+	exit $rc
+}
+trap cleanup EXIT
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+need_kvm() {
+	[ -c /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is absent or not writable"
+}
+need_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+}
+
+# Write a config and start the daemon in the background; wait until it answers.
+start_daemon() {
+	mkdir -p "$TEST_DIR/state" "$TEST_DIR/run"
+	[ -f "$TEST_DIR/enclaved.conf" ] || cat >"$TEST_DIR/enclaved.conf" <<CONF
+[pool]
+cpu_count = 1
+memory_mib = 256
+hugepages = none
+exclude_cpu0 = no
+min_enclave_mib = 4
+CONF
+	"$ENCLAVED" --config "$TEST_DIR/enclaved.conf" --socket "$ENCLAVED_SOCKET" \
+		--state-dir "$TEST_DIR/state" --runtime-dir "$TEST_DIR/run" --foreground \
+		"$@" >>"$TEST_DIR/enclaved.log" 2>&1 &
+	DAEMON_PID=$!
+	for _ in $(seq 100); do
+		"$ENCLAVECTL" version >/dev/null 2>&1 && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || fail "enclaved exited at start"
+		sleep 0.1
+	done
+	fail "enclaved did not answer within 10 s"
+}
+
+# assert_eq ACTUAL EXPECTED WHAT
+assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
