@@ -1,0 +1,1 @@
+# verify-attestation (see ctl/cmd_attest.c)

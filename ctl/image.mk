@@ -1,0 +1,1 @@
+# build-enclave, describe-eif, pcr (see ctl/cmd_image.c)

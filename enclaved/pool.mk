@@ -1,0 +1,1 @@
+# CPU and memory pools (enclaved/pool*.c)
