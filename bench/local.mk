@@ -1,2 +1,8 @@
 # bench: see bench/README.md
 EXTRA_DIST += bench/README.md bench/RESULTS.md
+include $(top_srcdir)/bench/rpc.mk
+include $(top_srcdir)/bench/image.mk
+include $(top_srcdir)/bench/attest.mk
+include $(top_srcdir)/bench/vsock.mk
+include $(top_srcdir)/bench/vmm.mk
+include $(top_srcdir)/bench/pool.mk

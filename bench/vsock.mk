@@ -1,0 +1,1 @@
+# bench programs of the vsock module

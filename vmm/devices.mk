@@ -1,0 +1,1 @@
+# virtio devices (vsock, nsm): sources added to the enclave-vmm target and tests
