@@ -1,6 +1,17 @@
 # libmeasure: PCRs and COSE_Sign1 (used by images and attestation alike).
 include $(top_srcdir)/attest/measure.mk
-# libattest: NSM requests, documents, PKI, verification.
+# libattest: NSM requests, documents, PKI, verification. Link it before libmeasure.
 noinst_LIBRARIES += attest/libattest.a
-attest_libattest_a_SOURCES = attest/README.md
+attest_libattest_a_SOURCES = attest/acbor.c attest/acbor.h attest/nsm.c attest/nsm.h
 attest_libattest_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(CBOR_CFLAGS)
+EXTRA_DIST += attest/README.md
+
+ATTEST_TEST_LIBS = attest/libattest.a attest/libmeasure.a common/libcommon.a \
+	$(CMOCKA_LIBS) $(CBOR_LIBS) $(OPENSSL_LIBS) $(SYSTEMD_LIBS)
+ATTEST_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS) $(CBOR_CFLAGS)
+
+check_PROGRAMS += tests/unit/test-nsm
+TESTS += tests/unit/test-nsm
+tests_unit_test_nsm_SOURCES = tests/unit/test-nsm.c
+tests_unit_test_nsm_CFLAGS = $(ATTEST_TEST_CFLAGS)
+tests_unit_test_nsm_LDADD = $(ATTEST_TEST_LIBS)
