@@ -10,6 +10,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vmm/virtqueue.h"
@@ -87,3 +88,16 @@ void virtio_mmio_set_needs_reset(struct virtio_mmio_dev *dev);
 
 /* The vmm this device belongs to (memory, event loop, config, channel). */
 struct vmm *virtio_mmio_vmm(struct virtio_mmio_dev *dev);
+
+/* ---- used by the rest of the VMM, not by device models ---- */
+
+/* A guest MMIO access inside the virtio-mmio window, from a vCPU thread: executed on the event
+ * thread. Returns false if gpa is not in a registered slot. */
+bool virtio_mmio_access(struct vmm *vmm, uint64_t gpa, uint8_t *data, uint32_t len, bool is_write);
+
+/* Append " virtio_mmio.device=4K@0x...:N" for every registered slot to cmdline (NUL-terminated,
+ * size bytes). -ENOSPC when it does not fit. */
+int virtio_mmio_cmdline(const struct vmm *vmm, char *cmdline, size_t size);
+
+/* Unregister and free every device (end of the VMM). */
+void virtio_mmio_free_all(struct vmm *vmm);
