@@ -1,1 +1,16 @@
-# CPU and memory pools (enclaved/pool*.c)
+# CPU and memory pools (enclaved/pool*.c): libpool.a, its unit tests, tools and integration test.
+noinst_LIBRARIES += enclaved/libpool.a
+enclaved_libpool_a_SOURCES = enclaved/pool.h enclaved/pool-internal.h enclaved/pool.c \
+	enclaved/pool-config.c enclaved/pool-topology.c enclaved/pool-hugepages.c \
+	enclaved/pool-cgroup.c enclaved/pool-state.c enclaved/pool-lease.c enclaved/pool-resize.c
+enclaved_libpool_a_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+POOL_LIBS = enclaved/libpool.a common/libcommon.a $(JSONC_LIBS) $(SYSTEMD_LIBS) -lpthread
+
+POOL_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JSONC_CFLAGS)
+POOL_TEST_LIBS = $(POOL_LIBS) $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/unit/test-pool-config
+TESTS += tests/unit/test-pool-config
+tests_unit_test_pool_config_SOURCES = tests/unit/test-pool-config.c
+tests_unit_test_pool_config_CFLAGS = $(POOL_TEST_CFLAGS)
+tests_unit_test_pool_config_LDADD = $(POOL_TEST_LIBS)
