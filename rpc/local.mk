@@ -1,4 +1,18 @@
 noinst_LIBRARIES += rpc/librpc.a
-rpc_librpc_a_SOURCES = rpc/rpc.h
+rpc_librpc_a_SOURCES = rpc/rpc.h rpc/frame.c rpc/frame.h rpc/message.c rpc/message.h \
+	rpc/internal.h rpc/server.c rpc/call.c rpc/client.c
 rpc_librpc_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(LIBEVENT_CFLAGS)
 EXTRA_DIST += rpc/README.md
+# Generated protobuf headers must exist before rpc/ compiles.
+rpc/librpc_a-message.$(OBJEXT) rpc/librpc_a-server.$(OBJEXT) \
+rpc/librpc_a-call.$(OBJEXT) rpc/librpc_a-client.$(OBJEXT): proto/ttrpc.pb-c.h proto/status.pb-c.h
+
+RPC_TEST_LIBS = rpc/librpc.a proto/libproto.a common/libcommon.a $(LIBEVENT_LIBS) \
+	$(PROTOBUF_C_LIBS) $(CMOCKA_LIBS) -lpthread
+RPC_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(PROTOBUF_C_CFLAGS) $(LIBEVENT_CFLAGS)
+
+check_PROGRAMS += tests/unit/test-rpc-frame
+TESTS += tests/unit/test-rpc-frame
+tests_unit_test_rpc_frame_SOURCES = tests/unit/test-rpc-frame.c
+tests_unit_test_rpc_frame_CFLAGS = $(RPC_TEST_CFLAGS)
+tests_unit_test_rpc_frame_LDADD = $(RPC_TEST_LIBS)

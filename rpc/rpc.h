@@ -64,16 +64,23 @@ void rpc_server_free(struct rpc_server *server);
 int rpc_server_register(struct rpc_server *server, const char *service, const char *method,
 			rpc_handler_fn handler, void *userdata);
 void rpc_server_set_accept_hook(struct rpc_server *server, rpc_accept_fn fn, void *userdata);
-/* Serve an already bound and listening unix socket (own or from sd_listen_fds). */
+/* Serve an already bound and listening unix socket (own or from sd_listen_fds). On success the
+ * server owns listen_fd and closes it in rpc_server_free. */
 int rpc_server_add_listener(struct rpc_server *server, int listen_fd);
-/* Bind path (unlinking a stale socket first), listen, and serve it. */
+/* Serve one already connected stream socket (a socketpair end, say). Takes the fd in all cases;
+ * SO_PEERCRED and the accept hook apply as for accepted connections (-EPERM when refused). */
+int rpc_server_add_connection(struct rpc_server *server, int fd);
+/* Bind path (unlinking a stale socket first), listen, and serve it. *out_fd (may be NULL) is
+ * informational: the server owns and closes that fd. */
 int rpc_server_listen_unix(struct rpc_server *server, const char *path, int *out_fd);
 /* Connections currently open (for Health and tests). */
 size_t rpc_server_connection_count(const struct rpc_server *server);
 
 const struct rpc_peer *rpc_call_peer(const struct rpc_call *call);
+/* Full service name and bare method name of the call. */
+const char *rpc_call_service(const struct rpc_call *call);
 const char *rpc_call_method(const struct rpc_call *call);
-/* Value of a request metadata key, or NULL. */
+/* Value of a request metadata key (case-insensitive, first value), or NULL. */
 const char *rpc_call_metadata(const struct rpc_call *call, const char *key);
 /* true when the client asked for a stream (Request flags remote-open or remote-closed). */
 bool rpc_call_is_stream(const struct rpc_call *call);
@@ -84,12 +91,16 @@ bool rpc_call_is_cancelled(const struct rpc_call *call);
 void rpc_call_on_cancel(struct rpc_call *call, void (*fn)(struct rpc_call *call, void *userdata),
 			void *userdata);
 
-/* Unary success: Response{status OK, payload}. Frees the call. */
+/* Unary success: Response{status OK, payload}. Frees the call. On a cancelled call the reply is
+ * dropped and 0 returned. A payload too big for a frame answers RESOURCE_EXHAUSTED and returns
+ * -EMSGSIZE. On a stream call: one Data frame, then the close. */
 int rpc_call_reply(struct rpc_call *call, const uint8_t *payload, size_t len);
 /* Error for unary or stream: Response{status code, message}. Frees the call. */
 int rpc_call_fail(struct rpc_call *call, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* Server stream: one Data frame. */
+    __attribute__((format(printf, 3, 4)));
+/* Server stream: one Data frame. -ECANCELED once the call is cancelled, -EINVAL on a unary
+ * call, -ENOBUFS when the client let RPC_CONN_OUTPUT_MAX (16 MiB) of output pile up unread (the
+ * connection is then dropped and the call cancelled). Does not free the call. */
 int rpc_call_send(struct rpc_call *call, const uint8_t *payload, size_t len);
 /* Server stream: the final Data frame (remote-closed, no-data). Frees the call. */
 int rpc_call_close(struct rpc_call *call);
@@ -106,18 +117,25 @@ struct rpc_status {
 void rpc_status_clear(struct rpc_status *status);
 
 int rpc_client_connect(const char *path, struct rpc_client **out);
+/* Client over an already connected stream socket; takes the fd in all cases. */
+int rpc_client_new_fd(int fd, struct rpc_client **out);
 void rpc_client_free(struct rpc_client *client);
+/* Metadata sent with every following request: n key/value pairs (pairs[2i], pairs[2i+1]),
+ * copied. At most 64 pairs. */
+int rpc_client_set_metadata(struct rpc_client *client, const char *const *pairs, size_t n);
 
 /* Unary call. Returns 0 when a Response arrived (status says OK or not; on OK *resp is the
- * malloc'd payload), or a negative errno for transport failures. timeout_ns 0 = none. */
+ * malloc'd payload, NULL when empty; resp may be NULL), or a negative errno for transport
+ * failures. timeout_ns 0 = none; it travels as timeout_nano, and the client gives up locally
+ * (-ETIMEDOUT) 1 s after it if the server's DEADLINE_EXCEEDED has not come. */
 int rpc_client_call(struct rpc_client *client, const char *service, const char *method,
-		    const uint8_t *req, size_t req_len, int64_t timeout_ns, struct rpc_status *status,
-		    uint8_t **resp, size_t *resp_len);
+		    const uint8_t *req, size_t req_len, int64_t timeout_ns,
+		    struct rpc_status *status, uint8_t **resp, size_t *resp_len);
 
 /* Server-stream call: send the request, then read messages with rpc_client_stream_recv. */
 int rpc_client_stream_open(struct rpc_client *client, const char *service, const char *method,
 			   const uint8_t *req, size_t req_len, int64_t timeout_ns);
-/* 1 and a malloc'd message, 0 at the clean end of the stream, or a negative errno; a status
- * that ends the stream with an error is returned in *status with 0. */
+/* 1 and a malloc'd message (non-NULL even when len is 0), 0 at the clean end of the stream, or a
+ * negative errno; a status that ends the stream with an error is returned in *status with 0. */
 int rpc_client_stream_recv(struct rpc_client *client, struct rpc_status *status, uint8_t **msg,
 			   size_t *len);
