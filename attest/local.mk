@@ -3,7 +3,8 @@ include $(top_srcdir)/attest/measure.mk
 # libattest: NSM requests, documents, PKI, verification. Link it before libmeasure.
 noinst_LIBRARIES += attest/libattest.a
 attest_libattest_a_SOURCES = attest/acbor.c attest/acbor.h attest/nsm.c attest/nsm.h \
-	attest/pki.c attest/pki.h
+	attest/pki.c attest/pki.h attest/document.c attest/document.h \
+	attest/verify.c attest/verify.h
 attest_libattest_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(CBOR_CFLAGS)
 EXTRA_DIST += attest/README.md
 
@@ -22,3 +23,9 @@ TESTS += tests/unit/test-pki
 tests_unit_test_pki_SOURCES = tests/unit/test-pki.c
 tests_unit_test_pki_CFLAGS = $(ATTEST_TEST_CFLAGS)
 tests_unit_test_pki_LDADD = $(ATTEST_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-verify
+TESTS += tests/unit/test-verify
+tests_unit_test_verify_SOURCES = tests/unit/test-verify.c
+tests_unit_test_verify_CFLAGS = $(ATTEST_TEST_CFLAGS)
+tests_unit_test_verify_LDADD = $(ATTEST_TEST_LIBS)
