@@ -8,7 +8,7 @@ rpc/librpc_a-message.$(OBJEXT) rpc/librpc_a-server.$(OBJEXT) \
 rpc/librpc_a-call.$(OBJEXT) rpc/librpc_a-client.$(OBJEXT): proto/ttrpc.pb-c.h proto/status.pb-c.h
 
 RPC_TEST_LIBS = rpc/librpc.a proto/libproto.a common/libcommon.a $(LIBEVENT_LIBS) \
-	$(PROTOBUF_C_LIBS) $(CMOCKA_LIBS) -lpthread
+	$(PROTOBUF_C_LIBS) $(SYSTEMD_LIBS) $(CMOCKA_LIBS) -lpthread
 RPC_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(PROTOBUF_C_CFLAGS) $(LIBEVENT_CFLAGS)
 
 check_PROGRAMS += tests/unit/test-rpc-frame
@@ -16,3 +16,10 @@ TESTS += tests/unit/test-rpc-frame
 tests_unit_test_rpc_frame_SOURCES = tests/unit/test-rpc-frame.c
 tests_unit_test_rpc_frame_CFLAGS = $(RPC_TEST_CFLAGS)
 tests_unit_test_rpc_frame_LDADD = $(RPC_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-rpc-server
+TESTS += tests/unit/test-rpc-server
+tests_unit_test_rpc_server_SOURCES = tests/unit/test-rpc-server.c tests/unit/test-rpc-harness.c \
+	tests/unit/test-rpc-harness.h
+tests_unit_test_rpc_server_CFLAGS = $(RPC_TEST_CFLAGS)
+tests_unit_test_rpc_server_LDADD = $(RPC_TEST_LIBS)
