@@ -17,3 +17,9 @@ TESTS += tests/unit/test-eif
 tests_unit_test_eif_SOURCES = tests/unit/test-eif.c
 tests_unit_test_eif_CFLAGS = $(IMAGE_TEST_CFLAGS)
 tests_unit_test_eif_LDADD = $(IMAGE_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-eif-sign
+TESTS += tests/unit/test-eif-sign
+tests_unit_test_eif_sign_SOURCES = tests/unit/test-eif-sign.c
+tests_unit_test_eif_sign_CFLAGS = $(IMAGE_TEST_CFLAGS)
+tests_unit_test_eif_sign_LDADD = $(IMAGE_TEST_LIBS)
