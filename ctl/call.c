@@ -1,0 +1,222 @@
+/* One RPC per command: connect, pack, call, map the status to an exit code. */
+#include "config.h"
+
+#include "ctl/ctl.h"
+
+#include "common/util.h"
+#include "rpc/rpc.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* Generous: only a daemon that hangs hits it. Streams pass their own. */
+#define CTL_CALL_TIMEOUT_NS (120LL * 1000 * 1000 * 1000)
+
+static const char *ctl_socket_path;
+
+void ctl_set_socket(const char *path)
+{
+	ctl_socket_path = path;
+}
+
+const char *ctl_socket(void)
+{
+	const char *env = getenv("ENCLAVED_SOCKET");
+
+	if (ctl_socket_path)
+		return ctl_socket_path;
+	return env && *env ? env : CTL_DEFAULT_SOCKET;
+}
+
+int ctl_exit_for_status(int code)
+{
+	if (code <= 0 || code > RPC_UNAUTHENTICATED)
+		code = RPC_UNKNOWN;
+	return CTL_EXIT_STATUS_BASE + code;
+}
+
+int ctl_fail(int exit_code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("enclavectl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return exit_code;
+}
+
+int ctl_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "enclavectl %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see enclavectl %s --help)\n", cmd);
+	return CTL_EXIT_USAGE;
+}
+
+/* Transport failures are reported as the status a client library would give them. */
+static int fail_transport(int err)
+{
+	int code = err == -EACCES || err == -EPERM ? RPC_PERMISSION_DENIED
+		   : err == -ETIMEDOUT		   ? RPC_DEADLINE_EXCEEDED
+						   : RPC_UNAVAILABLE;
+	const char *hint = err == -ENOENT || err == -ECONNREFUSED ? " (is enclaved running?)" : "";
+
+	return ctl_fail(ctl_exit_for_status(code), "%s: cannot talk to enclaved at %s: %s%s",
+			rpc_code_name(code), ctl_socket(), strerror(-err), hint);
+}
+
+static int connect_client(struct rpc_client **client)
+{
+	int r = rpc_client_connect(ctl_socket(), client);
+
+	return r < 0 ? fail_transport(r) : CTL_EXIT_OK;
+}
+
+static int fail_status(struct rpc_status *status)
+{
+	int rc = ctl_fail(ctl_exit_for_status(status->code), "%s: %s", rpc_code_name(status->code),
+			  status->message && *status->message ? status->message : "(no message)");
+	rpc_status_clear(status);
+	return rc;
+}
+
+static int pack(const ProtobufCMessage *req, uint8_t **buf, size_t *len)
+{
+	*len = protobuf_c_message_get_packed_size(req);
+	*buf = malloc(*len ? *len : 1);
+	if (!*buf)
+		return ctl_fail(CTL_EXIT_LOCAL, "out of memory");
+	protobuf_c_message_pack(req, *buf);
+	return CTL_EXIT_OK;
+}
+
+int ctl_call(const char *service, const char *method, const ProtobufCMessage *req,
+	     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
+{
+	struct rpc_client *client = NULL;
+	struct rpc_status status = {0};
+	_cleanup_free_ uint8_t *req_buf = NULL;
+	_cleanup_free_ uint8_t *resp_buf = NULL;
+	size_t req_len, resp_len = 0;
+	int rc, r;
+
+	*resp = NULL;
+	rc = pack(req, &req_buf, &req_len);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	rc = connect_client(&client);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	r = rpc_client_call(client, service, method, req_buf, req_len, CTL_CALL_TIMEOUT_NS, &status,
+			    &resp_buf, &resp_len);
+	rpc_client_free(client);
+	if (r < 0)
+		return fail_transport(r);
+	if (status.code != RPC_OK)
+		return fail_status(&status);
+	rpc_status_clear(&status);
+	*resp = protobuf_c_message_unpack(resp_desc, NULL, resp_len, resp_buf);
+	if (!*resp)
+		return ctl_fail(CTL_EXIT_BAD_RESPONSE, "%s/%s: cannot decode the answer as %s",
+				service, method, resp_desc->name);
+	return CTL_EXIT_OK;
+}
+
+int ctl_stream(const char *service, const char *method, const ProtobufCMessage *req,
+	       int64_t timeout_ns,
+	       int (*on_message)(const uint8_t *msg, size_t len, void *userdata), void *userdata)
+{
+	struct rpc_client *client = NULL;
+	_cleanup_free_ uint8_t *req_buf = NULL;
+	size_t req_len;
+	int rc, r;
+
+	rc = pack(req, &req_buf, &req_len);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	rc = connect_client(&client);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	r = rpc_client_stream_open(client, service, method, req_buf, req_len, timeout_ns);
+	if (r < 0) {
+		rpc_client_free(client);
+		return fail_transport(r);
+	}
+	for (;;) {
+		struct rpc_status status = {0};
+		uint8_t *msg = NULL;
+		size_t len = 0;
+
+		r = rpc_client_stream_recv(client, &status, &msg, &len);
+		if (r < 0) {
+			rc = fail_transport(r);
+			break;
+		}
+		if (r == 0) {
+			rc = status.code != RPC_OK ? fail_status(&status) : CTL_EXIT_OK;
+			rpc_status_clear(&status);
+			break;
+		}
+		rc = on_message(msg, len, userdata);
+		free(msg);
+		if (rc != CTL_EXIT_OK)
+			break;
+	}
+	rpc_client_free(client);
+	return rc;
+}
+
+int ctl_print_json(struct json_object *obj)
+{
+	if (!obj)
+		return ctl_fail(CTL_EXIT_LOCAL, "out of memory");
+	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(obj);
+	return CTL_EXIT_OK;
+}
+
+int ctl_parse_u64(const char *cmd, const char *flag, const char *s, uint64_t max, uint64_t *out)
+{
+	if (util_parse_u64(s, max, out) < 0)
+		return ctl_usage_error(cmd, "%s: '%s' is not a number between 0 and %llu", flag, s,
+				       (unsigned long long)max);
+	return CTL_EXIT_OK;
+}
+
+int ctl_parse_cpu_list(const char *cmd, const char *s, uint32_t **ids, size_t *n)
+{
+	_cleanup_free_ char *copy = strdup(s);
+	char *save = NULL;
+
+	if (!copy)
+		return ctl_fail(CTL_EXIT_LOCAL, "out of memory");
+	for (char *item = strtok_r(copy, ", ", &save); item; item = strtok_r(NULL, ", ", &save)) {
+		char *dash = strchr(item, '-');
+		uint64_t lo, hi;
+		if (dash)
+			*dash = '\0';
+		if (util_parse_u64(item, 4095, &lo) < 0 ||
+		    (dash && util_parse_u64(dash + 1, 4095, &hi) < 0))
+			return ctl_usage_error(cmd, "--cpu-ids: '%s' is not a CPU id or range", s);
+		if (!dash)
+			hi = lo;
+		if (hi < lo)
+			return ctl_usage_error(cmd, "--cpu-ids: range %llu-%llu is descending",
+					       (unsigned long long)lo, (unsigned long long)hi);
+		for (uint64_t c = lo; c <= hi; c++) {
+			uint32_t *grown = reallocarray(*ids, *n + 1, sizeof(**ids));
+			if (!grown)
+				return ctl_fail(CTL_EXIT_LOCAL, "out of memory");
+			*ids = grown;
+			(*ids)[(*n)++] = (uint32_t)c;
+		}
+	}
+	return CTL_EXIT_OK;
+}
