@@ -23,3 +23,10 @@ tests_unit_test_rpc_server_SOURCES = tests/unit/test-rpc-server.c tests/unit/tes
 	tests/unit/test-rpc-harness.h
 tests_unit_test_rpc_server_CFLAGS = $(RPC_TEST_CFLAGS)
 tests_unit_test_rpc_server_LDADD = $(RPC_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-rpc-bad
+TESTS += tests/unit/test-rpc-bad
+tests_unit_test_rpc_bad_SOURCES = tests/unit/test-rpc-bad.c tests/unit/test-rpc-harness.c \
+	tests/unit/test-rpc-harness.h
+tests_unit_test_rpc_bad_CFLAGS = $(RPC_TEST_CFLAGS)
+tests_unit_test_rpc_bad_LDADD = $(RPC_TEST_LIBS)

@@ -58,6 +58,7 @@ typedef void (*rpc_handler_fn)(struct rpc_call *call, const uint8_t *payload, si
  * SO_PEERCRED checks that must refuse before anything is read. */
 typedef int (*rpc_accept_fn)(const struct rpc_peer *peer, void *userdata);
 
+/* Also sets SIGPIPE to SIG_IGN if it is at its default (libevent writes with write(2)). */
 int rpc_server_new(struct event_base *base, struct rpc_server **out);
 void rpc_server_free(struct rpc_server *server);
 /* service is the full name ("enclaved.v1.System"), method the bare name ("Version"). */

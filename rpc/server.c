@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,16 @@ static void conn_process(struct rpc_conn *conn);
 
 int rpc_server_new(struct event_base *base, struct rpc_server **out)
 {
-	struct rpc_server *server = calloc(1, sizeof(*server));
+	struct rpc_server *server;
+	struct sigaction old, ign = {.sa_handler = SIG_IGN};
 
+	/* libevent writes with write(2), not send(MSG_NOSIGNAL): a client that vanishes with
+	 * replies pending would otherwise kill the process. Leave a handler someone set alone. */
+	if (sigaction(SIGPIPE, NULL, &old) < 0)
+		return -errno;
+	if (old.sa_handler == SIG_DFL && sigaction(SIGPIPE, &ign, NULL) < 0)
+		return -errno;
+	server = calloc(1, sizeof(*server));
 	if (!server)
 		return -ENOMEM;
 	server->base = base;
