@@ -116,6 +116,17 @@ int pool_persist(struct pool *p, char **error)
 	return p->state_dir ? pool_state_save(p->state_dir, &p->st, error) : 0;
 }
 
+static int release_persisted(struct pool *p, const char *boot_id, char **error)
+{
+	struct pool_state old;
+	int r = pool_state_load(p->state_dir, &old, NULL);
+
+	if (r < 0 || !boot_id[0] || strcmp(old.boot_id, boot_id) != 0 || !old.reserved_pages)
+		return 0; /* nothing of ours to give back (a damaged file is simply replaced) */
+	return pool_hugepages_adjust(&p->huge, old.node, old.page_kib, old.reserved_pages, 0,
+				     error);
+}
+
 static char *dup_opt(const char *s, bool *oom)
 {
 	char *d;
@@ -156,18 +167,22 @@ int pool_new(const struct pool_config *cfg, const struct pool_options *opts, str
 	if (r < 0)
 		goto fail;
 
-	r = -ENOENT;
+	pool_boot_id(boot_id, sizeof(boot_id));
 	if (p->state_dir && !opts->reset) {
 		r = pool_state_load(p->state_dir, &p->st, error);
 		if (r < 0 && r != -ENOENT)
 			goto fail; /* a damaged pool.json is not silently replaced by the config */
 		persisted = r == 0;
+	} else if (p->state_dir) {
+		/* Reset: hand back what the persisted pool reserved in this boot first. */
+		r = release_persisted(p, boot_id, error);
+		if (r < 0)
+			goto fail;
 	}
 	if (!persisted && (r = state_from_config(p, cfg, error)) < 0)
 		goto fail;
 	if ((r = state_check(p, error)) < 0)
 		goto fail;
-	pool_boot_id(boot_id, sizeof(boot_id));
 	if (persisted) {
 		/* Pages we reserved earlier in this boot are still ours; after a reboot none are.
 		 */

@@ -14,3 +14,15 @@ TESTS += tests/unit/test-pool-config
 tests_unit_test_pool_config_SOURCES = tests/unit/test-pool-config.c
 tests_unit_test_pool_config_CFLAGS = $(POOL_TEST_CFLAGS)
 tests_unit_test_pool_config_LDADD = $(POOL_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-pool-topology
+TESTS += tests/unit/test-pool-topology
+tests_unit_test_pool_topology_SOURCES = tests/unit/test-pool-topology.c tests/unit/test-pool-fake.h
+tests_unit_test_pool_topology_CFLAGS = $(POOL_TEST_CFLAGS)
+tests_unit_test_pool_topology_LDADD = $(POOL_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-pool
+TESTS += tests/unit/test-pool
+tests_unit_test_pool_SOURCES = tests/unit/test-pool.c tests/unit/test-pool-fake.h
+tests_unit_test_pool_CFLAGS = $(POOL_TEST_CFLAGS)
+tests_unit_test_pool_LDADD = $(POOL_TEST_LIBS)

@@ -16,13 +16,13 @@
 #include <unistd.h>
 
 struct fake {
-	char top[PATH_MAX];    /* the temporary directory */
+	char top[256];	       /* the temporary directory */
 	char sysfs[PATH_MAX];  /* <top>/root: passed as sysfs root */
 	char state[PATH_MAX];  /* <top>/state */
 	char cgroup[PATH_MAX]; /* <top>/cgroup: a v1-looking cpuset hierarchy */
 };
 
-static int fake_mkdirs(const char *path)
+static __attribute__((unused)) int fake_mkdirs(const char *path)
 {
 	char buf[PATH_MAX];
 
@@ -40,9 +40,11 @@ static int fake_mkdirs(const char *path)
 	return 0;
 }
 
-static void fake_writef(const char *top, const char *content, const char *fmt, ...)
+static __attribute__((unused)) void fake_writef(const char *top, const char *content,
+						const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void fake_writef(const char *top, const char *content, const char *fmt, ...)
+static __attribute__((unused)) void fake_writef(const char *top, const char *content,
+						const char *fmt, ...)
 {
 	char rel[PATH_MAX], path[PATH_MAX * 2], dir[PATH_MAX * 2];
 	va_list ap;
@@ -63,9 +65,9 @@ static void fake_writef(const char *top, const char *content, const char *fmt, .
 	fclose(f);
 }
 
-static char *fake_readf(const char *top, const char *fmt, ...)
+static __attribute__((unused)) char *fake_readf(const char *top, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static char *fake_readf(const char *top, const char *fmt, ...)
+static __attribute__((unused)) char *fake_readf(const char *top, const char *fmt, ...)
 {
 	static char buf[4096];
 	char rel[PATH_MAX], path[PATH_MAX * 2];
@@ -90,8 +92,9 @@ static char *fake_readf(const char *top, const char *fmt, ...)
 
 /* online: "0-7"; siblings[i]: thread_siblings_list of CPU i (NULL: no topology dir);
  * nodes[n]: cpulist of node n (nodes NULL: a kernel without NUMA). */
-static void fake_topology(struct fake *f, const char *online, const char *const *siblings,
-			  size_t n_cpus, const char *const *nodes, size_t n_nodes)
+static __attribute__((unused)) void fake_topology(struct fake *f, const char *online,
+						  const char *const *siblings, size_t n_cpus,
+						  const char *const *nodes, size_t n_nodes)
 {
 	fake_writef(f->sysfs, online, "/sys/devices/system/cpu/online");
 	for (size_t i = 0; i < n_cpus; i++)
@@ -113,7 +116,7 @@ static void fake_topology(struct fake *f, const char *online, const char *const 
 
 /* The usual test host: 8 CPUs, 2 threads per core (i and i+4), node 0 = 0-1,4-5, node 1 = 2-3,6-7.
  */
-static void fake_host8(struct fake *f)
+static __attribute__((unused)) void fake_host8(struct fake *f)
 {
 	static const char *const sib[] = {"0,4", "1,5", "2,6", "3,7", "0,4", "1,5", "2,6", "3,7"};
 	static const char *const nodes[] = {"0-1,4-5\n", "2-3,6-7\n"};
@@ -121,7 +124,7 @@ static void fake_host8(struct fake *f)
 	fake_topology(f, "0-7\n", sib, 8, nodes, 2);
 }
 
-static int fake_init(struct fake *f)
+static __attribute__((unused)) int fake_init(struct fake *f)
 {
 	snprintf(f->top, sizeof(f->top), "/tmp/pool-test.XXXXXX");
 	if (!mkdtemp(f->top))
@@ -136,7 +139,8 @@ static int fake_init(struct fake *f)
 	return 0;
 }
 
-static int fake_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+static __attribute__((unused)) int fake_rm(const char *path, const struct stat *st, int flag,
+					   struct FTW *ftw)
 {
 	(void)st;
 	(void)flag;
@@ -144,7 +148,7 @@ static int fake_rm(const char *path, const struct stat *st, int flag, struct FTW
 	return remove(path);
 }
 
-static void fake_cleanup(struct fake *f)
+static __attribute__((unused)) void fake_cleanup(struct fake *f)
 {
 	if (f->top[0])
 		nftw(f->top, fake_rm, 16, FTW_DEPTH | FTW_PHYS);
