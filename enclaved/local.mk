@@ -16,8 +16,9 @@ $(enclaved_libenclaved_a_OBJECTS): proto/enclaved.pb-c.h enclaved/git-describe.h
 sbin_PROGRAMS += enclaved/enclaved
 enclaved_enclaved_SOURCES = enclaved/main.c
 enclaved_enclaved_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS) $(INIH_CFLAGS)
-enclaved_enclaved_LDADD = enclaved/libenclaved.a rpc/librpc.a proto/libproto.a \
-	common/libcommon.a $(PROTOBUF_C_LIBS) $(LIBEVENT_LIBS) $(SYSTEMD_LIBS) $(INIH_LIBS)
+enclaved_enclaved_LDADD = enclaved/libenclaved.a enclaved/libpool.a rpc/librpc.a \
+	proto/libproto.a common/libcommon.a $(PROTOBUF_C_LIBS) $(LIBEVENT_LIBS) $(SYSTEMD_LIBS) \
+	$(INIH_LIBS) $(JSONC_LIBS) -lpthread
 EXTRA_DIST += enclaved/README.md
 
 # `git describe` at build time, for System.Version; rewritten only when it changes.
@@ -35,8 +36,8 @@ check_PROGRAMS += tests/unit/test-enclaved-config tests/unit/test-enclaved-authz
 TESTS += tests/unit/test-enclaved-config tests/unit/test-enclaved-authz
 tests_unit_test_enclaved_config_SOURCES = tests/unit/test-enclaved-config.c
 tests_unit_test_enclaved_config_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(INIH_CFLAGS)
-tests_unit_test_enclaved_config_LDADD = enclaved/libenclaved.a common/libcommon.a \
-	$(CMOCKA_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS)
+tests_unit_test_enclaved_config_LDADD = enclaved/libenclaved.a enclaved/libpool.a \
+	common/libcommon.a $(CMOCKA_LIBS) $(INIH_LIBS) $(JSONC_LIBS) $(SYSTEMD_LIBS) -lpthread
 tests_unit_test_enclaved_authz_SOURCES = tests/unit/test-enclaved-authz.c
 tests_unit_test_enclaved_authz_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_enclaved_authz_LDADD = enclaved/libenclaved.a common/libcommon.a $(CMOCKA_LIBS)

@@ -87,6 +87,10 @@ static void test_errors(void **state)
 	expect_error("[daemon]\ngroup = a\ngroup = b\n", "test.conf:3: ", "duplicate key 'group'");
 	expect_error("[daemon]\njust words\n", "test.conf:2: ", "syntax error");
 	expect_error("[daemon\n", "test.conf:1: ", "unknown section");
+	/* [pool] values are checked by the pool module; its message is kept. */
+	expect_error("[pool]\ncpu_count = 1\nhugepages = sometimes\n",
+		     "test.conf:3: [pool] hugepages: ", "sometimes");
+	expect_error("[pool]\nno_such_key = 1\n", "test.conf:2: [pool] no_such_key: ", "");
 }
 
 static void test_long_line(void **state)
