@@ -23,3 +23,6 @@ TESTS += tests/unit/test-eif-sign
 tests_unit_test_eif_sign_SOURCES = tests/unit/test-eif-sign.c
 tests_unit_test_eif_sign_CFLAGS = $(IMAGE_TEST_CFLAGS)
 tests_unit_test_eif_sign_LDADD = $(IMAGE_TEST_LIBS)
+
+TESTS += tests/integration/image-cli.sh
+EXTRA_DIST += tests/integration/image-cli.sh
