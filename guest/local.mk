@@ -1,6 +1,6 @@
 # guest: the sample enclave (see guest/README.md). A freestanding kernel built with the host gcc
 # and our own flags (never $(AM_CFLAGS): no sanitizers, no stack protector, no red zone).
-GUEST_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+GUEST_CFLAGS = -std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	-Wno-unused-parameter -ffreestanding -nostdlib -static -fno-pic -fno-pie \
 	-mno-red-zone -mgeneral-regs-only -fno-stack-protector -fno-builtin \
 	-fno-tree-loop-distribute-patterns -fno-asynchronous-unwind-tables \
@@ -34,13 +34,13 @@ guest/sample-enclave.cpio: $(top_srcdir)/guest/mkcpio.sh
 guest/sample-enclave.eif: guest/sample-enclave.elf guest/sample-enclave.cpio ctl/enclavectl
 	$(AM_V_GEN)if ctl/enclavectl build-enclave --kernel guest/sample-enclave.elf \
 		--cmdline "console=ttyS0" --ramdisk guest/sample-enclave.cpio \
-		--output-file $@.tmp >$@.log 2>&1; then \
-		mv $@.tmp $@ && rm -f $@.log; \
+		--name sample-enclave --version 1.0 --output-file $@ >$@.log 2>&1; then \
+		rm -f $@.log; \
 	elif ctl/enclavectl build-enclave --help >/dev/null 2>&1; then \
-		cat $@.log; rm -f $@.tmp; exit 1; \
+		cat $@.log; rm -f $@; exit 1; \
 	else \
 		echo "warning: enclavectl build-enclave is not available yet; $@ not built"; \
-		rm -f $@.tmp; \
+		rm -f $@; \
 	fi
 
 pkgdata_DATA = guest/sample-enclave.eif
