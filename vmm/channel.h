@@ -23,3 +23,31 @@ typedef void (*vmm_nsm_reply_fn)(void *opaque, int status, const uint8_t *resp, 
  * channel (standalone mode), -EMSGSIZE above VMM_CHANNEL_MAX_NSM. */
 int vmm_channel_nsm_request(struct vmm *vmm, const uint8_t *req, size_t len, vmm_nsm_reply_fn cb,
 			    void *opaque);
+
+/* ---- used by the rest of the VMM ---- */
+
+struct vmm_config;
+
+enum vmm_event_state {
+	VMM_EVENT_STARTED = 1,
+	VMM_EVENT_GUEST_ENTERED = 2,
+	VMM_EVENT_HEARTBEAT = 3,
+	VMM_EVENT_EXITED = 4,
+};
+
+/* Block until the daemon's Config arrives on fd (before the event loop runs). Fills cfg and
+ * hands out the memfd and, when passed, the EIF fd (else *eif_fd = -1 and eif_path is set). */
+int vmm_channel_recv_config(int fd, struct vmm_config *cfg, int *mem_fd, int *eif_fd,
+			    char *eif_path, size_t eif_path_size);
+
+/* Take over fd and serve it on the event loop (Ping, Terminate, NsmResponse). */
+int vmm_channel_new(struct vmm *vmm, int fd);
+void vmm_channel_free(struct vmm *vmm);
+
+/* Send an Event (no-op without a channel). Any thread that owns no lock; sends are atomic
+ * per packet. */
+int vmm_channel_send_event(struct vmm *vmm, enum vmm_event_state state, const char *reason,
+			   int exit_code);
+
+/* Forward console bytes (debug mode only; dropped if the daemon is not reading). */
+void vmm_channel_send_console(struct vmm *vmm, const uint8_t *data, size_t len);

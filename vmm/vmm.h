@@ -12,8 +12,20 @@ struct vmm_event_loop;
 struct vmm_channel;
 struct vmm_serial;
 struct vmm_kvm;
+struct vmm_vcpus;
 
 #define VMM_MAX_VCPUS 64u
+
+/* How enclave-vmm exits (its process status), and the Event.exit_code sent to enclaved. */
+enum vmm_exit {
+	VMM_EXIT_POWEROFF = 0,	   /* guest powered off (port 0x604) */
+	VMM_EXIT_ERROR = 1,	   /* VMM setup or runtime error */
+	VMM_EXIT_HALTED = 2,	   /* vCPU 0 executed hlt with interrupts disabled */
+	VMM_EXIT_TRIPLE_FAULT = 3, /* KVM_EXIT_SHUTDOWN */
+	VMM_EXIT_KVM_ERROR = 4,	   /* internal error, failed entry, unknown exit */
+	VMM_EXIT_RESET = 5,	   /* guest asked for a reset (0x64/0xcf9) */
+	VMM_EXIT_TERMINATED = 6,   /* enclaved sent Terminate, or a signal */
+};
 
 struct vmm_config {
 	char enclave_id[128];
@@ -38,6 +50,11 @@ struct vmm {
 	struct vmm_channel *channel; /* NULL in standalone mode */
 	struct vmm_kvm *kvm;
 	struct vmm_serial *serial;
+	struct vmm_vcpus *vcpus;
+	/* Set once by vmm_end. */
+	bool ended;
+	enum vmm_exit exit_code;
+	char exit_reason[256];
 	unsigned nr_virtio;		   /* virtio-mmio slots in use */
 	struct virtio_mmio_dev *virtio[8]; /* by slot, see vmm/virtio_mmio.h */
 };
@@ -67,9 +84,14 @@ void vmm_device_init_add(const struct vmm_device_init *init);
 /* Run every registered init, in order. */
 int vmm_device_init_all(struct vmm *vmm);
 
-/* Why the enclave ended (recorded once; the first reason wins). */
-void vmm_end(struct vmm *vmm, int exit_code, const char *fmt, ...)
+/* End the enclave: record why (the first reason wins), stop the vCPUs and the event loop.
+ * Any thread. */
+void vmm_end(struct vmm *vmm, enum vmm_exit code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The guest answered the boot heartbeat (vsock port 9000): tells enclaved the enclave runs. */
+/* The guest answered the boot heartbeat (vsock port 9000): tells enclaved the enclave runs.
+ * Event thread. */
 void vmm_report_heartbeat(struct vmm *vmm);
+
+/* vCPU 0 is about to enter the guest for the first time. Event thread. */
+void vmm_report_guest_entered(struct vmm *vmm);

@@ -1,0 +1,358 @@
+#include "config.h"
+
+#include "vmm/channel.h"
+
+#include "common/log.h"
+#include "common/util.h"
+#include "proto/vmm.pb-c.h"
+#include "vmm/event.h"
+#include "vmm/vmm.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define CHANNEL_MAX_FDS	    2
+#define CHANNEL_MAX_PENDING 64
+
+struct nsm_pending {
+	uint64_t id; /* 0 = free slot */
+	vmm_nsm_reply_fn cb;
+	void *opaque;
+};
+
+struct vmm_channel {
+	struct vmm *vmm;
+	int fd;
+	uint64_t next_id;
+	struct nsm_pending pending[CHANNEL_MAX_PENDING];
+};
+
+/* Receive one packet with up to CHANNEL_MAX_FDS fds. Returns its length, 0 at EOF. */
+static ssize_t recv_packet(int fd, uint8_t *buf, size_t size, int *fds, unsigned *nfds, int flags)
+{
+	union {
+		char b[CMSG_SPACE(CHANNEL_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {.iov_base = buf, .iov_len = size};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.b,
+			     .msg_controllen = sizeof(ctl.b)};
+	ssize_t n;
+
+	*nfds = 0;
+	do
+		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int f;
+			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*nfds < CHANNEL_MAX_FDS)
+				fds[(*nfds)++] = f;
+			else
+				close(f);
+		}
+	}
+	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		for (unsigned i = 0; i < *nfds; i++)
+			close(fds[i]);
+		*nfds = 0;
+		log_error("channel: packet or its fds truncated (limit %u bytes)",
+			  VMM_CHANNEL_MAX_PACKET);
+		return -EMSGSIZE;
+	}
+	return n;
+}
+
+static int copy_str(char *dst, size_t size, const char *src, const char *field)
+{
+	if (!src || strlen(src) >= size) {
+		log_error("channel: Config.%s longer than %zu bytes", field, size - 1);
+		return -EINVAL;
+	}
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+int vmm_channel_recv_config(int fd, struct vmm_config *cfg, int *mem_fd, int *eif_fd,
+			    char *eif_path, size_t eif_path_size)
+{
+	_cleanup_free_ uint8_t *buf = malloc(VMM_CHANNEL_MAX_PACKET);
+	Enclaved__Vmm__DaemonMessage *m = NULL;
+	const Enclaved__Vmm__Config *c;
+	int fds[CHANNEL_MAX_FDS];
+	unsigned nfds = 0, need;
+	ssize_t n;
+	int r;
+
+	*mem_fd = *eif_fd = -1;
+	if (!buf)
+		return -ENOMEM;
+	n = recv_packet(fd, buf, VMM_CHANNEL_MAX_PACKET, fds, &nfds, 0);
+	if (n <= 0) {
+		log_error("channel: no Config from enclaved (%s)",
+			  n == 0 ? "closed" : strerror((int)-n));
+		return n == 0 ? -EPIPE : (int)n;
+	}
+	m = enclaved__vmm__daemon_message__unpack(NULL, (size_t)n, buf);
+	if (!m || m->msg_case != ENCLAVED__VMM__DAEMON_MESSAGE__MSG_CONFIG) {
+		log_error("channel: first message is not a Config");
+		r = -EBADMSG;
+		goto out;
+	}
+	c = m->config;
+	need = 1 + (c->eif_fd_passed ? 1 : 0);
+	if (nfds != need) {
+		log_error("channel: Config came with %u fds, expected %u", nfds, need);
+		r = -EBADMSG;
+		goto out;
+	}
+	if (c->n_cpu_ids == 0 || c->n_cpu_ids > VMM_MAX_VCPUS) {
+		log_error("channel: Config.cpu_ids has %zu entries (1..%u)", c->n_cpu_ids,
+			  VMM_MAX_VCPUS);
+		r = -EINVAL;
+		goto out;
+	}
+	*cfg = (struct vmm_config){0};
+	if ((r = copy_str(cfg->enclave_id, sizeof(cfg->enclave_id), c->enclave_id, "enclave_id")) <
+		0 ||
+	    (r = copy_str(cfg->enclave_name, sizeof(cfg->enclave_name), c->enclave_name,
+			  "enclave_name")) < 0 ||
+	    (r = copy_str(cfg->runtime_dir, sizeof(cfg->runtime_dir), c->runtime_dir,
+			  "runtime_dir")) < 0 ||
+	    (r = copy_str(eif_path, eif_path_size, c->eif_path, "eif_path")) < 0)
+		goto out;
+	cfg->cid = c->cid;
+	cfg->memory_bytes = c->memory_bytes;
+	cfg->nr_vcpus = (unsigned)c->n_cpu_ids;
+	for (size_t i = 0; i < c->n_cpu_ids; i++)
+		cfg->vcpu_cpus[i] = c->cpu_ids[i] < 4096 ? (int)c->cpu_ids[i] : -1;
+	cfg->debug = c->debug;
+	cfg->owner_uid = c->owner_uid;
+	cfg->owner_gid = c->owner_gid;
+	cfg->sandbox_uid = c->sandbox_uid;
+	cfg->sandbox_gid = c->sandbox_gid;
+	cfg->generation = c->generation;
+	*mem_fd = fds[0];
+	*eif_fd = c->eif_fd_passed ? fds[1] : -1;
+	nfds = 0;
+	r = 0;
+out:
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]);
+	if (m)
+		enclaved__vmm__daemon_message__free_unpacked(m, NULL);
+	return r;
+}
+
+static int send_msg(struct vmm_channel *ch, const Enclaved__Vmm__VmmMessage *m, int flags)
+{
+	size_t len = enclaved__vmm__vmm_message__get_packed_size(m);
+	_cleanup_free_ uint8_t *buf = NULL;
+	ssize_t n;
+
+	if (ch->fd < 0)
+		return -ENOTCONN;
+	if (len > VMM_CHANNEL_MAX_PACKET)
+		return -EMSGSIZE;
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return -ENOMEM;
+	enclaved__vmm__vmm_message__pack(m, buf);
+	do
+		n = send(ch->fd, buf, len, MSG_NOSIGNAL | flags);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : 0;
+}
+
+int vmm_channel_send_event(struct vmm *vmm, enum vmm_event_state state, const char *reason,
+			   int exit_code)
+{
+	Enclaved__Vmm__VmmMessage m = ENCLAVED__VMM__VMM_MESSAGE__INIT;
+	Enclaved__Vmm__Event ev = ENCLAVED__VMM__EVENT__INIT;
+
+	if (!vmm->channel)
+		return 0;
+	ev.state = (Enclaved__Vmm__Event__State)state;
+	ev.reason = (char *)reason;
+	ev.generation = vmm->config.generation;
+	ev.exit_code = exit_code;
+	m.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_EVENT;
+	m.event = &ev;
+	return send_msg(vmm->channel, &m, 0);
+}
+
+void vmm_channel_send_console(struct vmm *vmm, const uint8_t *data, size_t len)
+{
+	Enclaved__Vmm__VmmMessage m = ENCLAVED__VMM__VMM_MESSAGE__INIT;
+	Enclaved__Vmm__ConsoleData cd = ENCLAVED__VMM__CONSOLE_DATA__INIT;
+
+	if (!vmm->channel || !vmm->config.debug)
+		return;
+	cd.data.data = (uint8_t *)data;
+	cd.data.len = len;
+	m.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_CONSOLE;
+	m.console = &cd;
+	/* Console output is best effort: never block the event thread for it. */
+	(void)send_msg(vmm->channel, &m, MSG_DONTWAIT);
+}
+
+int vmm_channel_nsm_request(struct vmm *vmm, const uint8_t *req, size_t len, vmm_nsm_reply_fn cb,
+			    void *opaque)
+{
+	Enclaved__Vmm__VmmMessage m = ENCLAVED__VMM__VMM_MESSAGE__INIT;
+	Enclaved__Vmm__NsmRequest nr = ENCLAVED__VMM__NSM_REQUEST__INIT;
+	struct vmm_channel *ch = vmm->channel;
+	struct nsm_pending *slot = NULL;
+	int r;
+
+	if (!ch || ch->fd < 0)
+		return -ENOTCONN;
+	if (len > VMM_CHANNEL_MAX_NSM)
+		return -EMSGSIZE;
+	for (unsigned i = 0; i < CHANNEL_MAX_PENDING && !slot; i++)
+		if (ch->pending[i].id == 0)
+			slot = &ch->pending[i];
+	if (!slot)
+		return -EBUSY;
+	nr.request_id = ++ch->next_id;
+	nr.cbor.data = (uint8_t *)req;
+	nr.cbor.len = len;
+	m.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_NSM_REQUEST;
+	m.nsm_request = &nr;
+	r = send_msg(ch, &m, 0);
+	if (r < 0)
+		return r;
+	*slot = (struct nsm_pending){.id = nr.request_id, .cb = cb, .opaque = opaque};
+	return 0;
+}
+
+static void fail_pending(struct vmm_channel *ch, int err)
+{
+	for (unsigned i = 0; i < CHANNEL_MAX_PENDING; i++) {
+		struct nsm_pending p = ch->pending[i];
+		if (!p.id)
+			continue;
+		ch->pending[i].id = 0;
+		p.cb(p.opaque, err, NULL, 0);
+	}
+}
+
+static void handle_nsm_response(struct vmm_channel *ch, const Enclaved__Vmm__NsmResponse *resp)
+{
+	for (unsigned i = 0; i < CHANNEL_MAX_PENDING; i++) {
+		struct nsm_pending p = ch->pending[i];
+		if (!p.id || p.id != resp->request_id)
+			continue;
+		ch->pending[i].id = 0;
+		if (resp->error)
+			p.cb(p.opaque, resp->error < 0 ? resp->error : -EIO, NULL, 0);
+		else if (resp->cbor.len > VMM_CHANNEL_MAX_NSM)
+			p.cb(p.opaque, -EMSGSIZE, NULL, 0);
+		else
+			p.cb(p.opaque, 0, resp->cbor.data, resp->cbor.len);
+		return;
+	}
+	log_warn("channel: NsmResponse for unknown request %llu",
+		 (unsigned long long)resp->request_id);
+}
+
+static void channel_closed(struct vmm_channel *ch)
+{
+	/* The enclave keeps running: a restarted enclaved re-adopts it. */
+	log_warn("channel: enclaved closed the channel; the enclave keeps running");
+	(void)vmm_event_del_fd(ch->vmm->loop, ch->fd);
+	close(ch->fd);
+	ch->fd = -1;
+	fail_pending(ch, -ENOTCONN);
+}
+
+static void channel_readable(int fd, uint32_t events, void *opaque)
+{
+	struct vmm_channel *ch = opaque;
+	_cleanup_free_ uint8_t *buf = malloc(VMM_CHANNEL_MAX_PACKET);
+	Enclaved__Vmm__DaemonMessage *m;
+	int fds[CHANNEL_MAX_FDS];
+	unsigned nfds;
+	ssize_t n;
+
+	if (!buf)
+		return;
+	n = recv_packet(fd, buf, VMM_CHANNEL_MAX_PACKET, fds, &nfds, MSG_DONTWAIT);
+	for (unsigned i = 0; i < nfds; i++)
+		close(fds[i]); /* no message after Config carries fds */
+	if (n == -EAGAIN || n == -EMSGSIZE)
+		return;
+	if (n <= 0) {
+		channel_closed(ch);
+		return;
+	}
+	m = enclaved__vmm__daemon_message__unpack(NULL, (size_t)n, buf);
+	if (!m) {
+		log_warn("channel: undecodable message of %zd bytes ignored", n);
+		return;
+	}
+	switch (m->msg_case) {
+	case ENCLAVED__VMM__DAEMON_MESSAGE__MSG_PING: {
+		Enclaved__Vmm__VmmMessage out = ENCLAVED__VMM__VMM_MESSAGE__INIT;
+		Enclaved__Vmm__Pong pong = ENCLAVED__VMM__PONG__INIT;
+		pong.nonce = m->ping->nonce;
+		out.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_PONG;
+		out.pong = &pong;
+		(void)send_msg(ch, &out, 0);
+		break;
+	}
+	case ENCLAVED__VMM__DAEMON_MESSAGE__MSG_TERMINATE:
+		vmm_end(ch->vmm, VMM_EXIT_TERMINATED, "terminated by enclaved%s%s",
+			m->terminate->reason[0] ? ": " : "", m->terminate->reason);
+		break;
+	case ENCLAVED__VMM__DAEMON_MESSAGE__MSG_NSM_RESPONSE:
+		handle_nsm_response(ch, m->nsm_response);
+		break;
+	default:
+		log_warn("channel: unexpected message %d ignored", m->msg_case);
+		break;
+	}
+	enclaved__vmm__daemon_message__free_unpacked(m, NULL);
+}
+
+int vmm_channel_new(struct vmm *vmm, int fd)
+{
+	struct vmm_channel *ch = calloc(1, sizeof(*ch));
+	int r;
+
+	if (!ch)
+		return -ENOMEM;
+	ch->vmm = vmm;
+	ch->fd = fd;
+	r = vmm_event_add_fd(vmm->loop, fd, EPOLLIN, channel_readable, ch);
+	if (r < 0) {
+		free(ch);
+		return r;
+	}
+	vmm->channel = ch;
+	return 0;
+}
+
+void vmm_channel_free(struct vmm *vmm)
+{
+	struct vmm_channel *ch = vmm->channel;
+
+	if (!ch)
+		return;
+	fail_pending(ch, -ECANCELED);
+	if (ch->fd >= 0) {
+		(void)vmm_event_del_fd(vmm->loop, ch->fd);
+		close(ch->fd);
+	}
+	free(ch);
+	vmm->channel = NULL;
+}
