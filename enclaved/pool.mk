@@ -26,3 +26,12 @@ TESTS += tests/unit/test-pool
 tests_unit_test_pool_SOURCES = tests/unit/test-pool.c tests/unit/test-pool-fake.h
 tests_unit_test_pool_CFLAGS = $(POOL_TEST_CFLAGS)
 tests_unit_test_pool_LDADD = $(POOL_TEST_LIBS)
+
+# Drives a pool from the shell for tests/integration/pool-*.sh.
+check_PROGRAMS += tests/pool-tool
+tests_pool_tool_SOURCES = tests/pool-tool.c
+tests_pool_tool_CFLAGS = $(AM_CFLAGS)
+tests_pool_tool_LDADD = $(POOL_LIBS)
+
+TESTS += tests/integration/pool-hugepages.sh
+EXTRA_DIST += tests/integration/pool-hugepages.sh
