@@ -42,8 +42,10 @@ tests_unit_test_enclaved_authz_SOURCES = tests/unit/test-enclaved-authz.c
 tests_unit_test_enclaved_authz_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_enclaved_authz_LDADD = enclaved/libenclaved.a common/libcommon.a $(CMOCKA_LIBS)
 
-TESTS += tests/integration/daemon-basic.sh tests/integration/daemon-authz.sh
-EXTRA_DIST += tests/integration/daemon-basic.sh tests/integration/daemon-authz.sh
+TESTS += tests/integration/daemon-basic.sh tests/integration/daemon-authz.sh \
+	tests/integration/daemon-systemd.sh
+EXTRA_DIST += tests/integration/daemon-basic.sh tests/integration/daemon-authz.sh \
+	tests/integration/daemon-systemd.sh
 
 # The pool module keeps its own fragment.
 include $(top_srcdir)/enclaved/pool.mk
