@@ -28,4 +28,7 @@ tests_unit_test_virtq_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_virtq_LDADD = vmm/libvmm.a common/libcommon.a $(CMOCKA_LIBS) $(SYSTEMD_LIBS) \
 	-lpthread
 
+TESTS += tests/integration/vmm-standalone.sh
+EXTRA_DIST += tests/integration/vmm-standalone.sh tests/integration/vmm-guest.S
+
 include $(top_srcdir)/vmm/devices.mk

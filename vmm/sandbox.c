@@ -56,8 +56,9 @@ int sandbox_fork_pid_ns(void)
 	if (child_pid < 0)
 		return -errno;
 	if (child_pid == 0) {
-		/* The VMM proper: dies with its parent, which is what enclaved watches. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 0)
+		/* The VMM proper: dies with its parent, which is what enclaved watches. (The
+		 * parent lives outside the new PID namespace, so getppid() reads 0 here.) */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			_exit(VMM_EXIT_ERROR);
 		(void)sethostname("enclave", 7);
 		return 0;
@@ -120,15 +121,17 @@ static int new_root(const char *runtime_dir)
 	_cleanup_close_ int rfd = -1;
 	char inner[4096 + sizeof(NEW_ROOT)], src[64];
 
+	if (unshare(CLONE_NEWNS) < 0)
+		return fail("new mount namespace");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail("making mounts private");
+	/* Opened inside the new namespace (a bind source must belong to it), before the tmpfs
+	 * hides it when the runtime directory lives under NEW_ROOT. */
 	if (runtime_dir[0]) {
 		rfd = open(runtime_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (rfd < 0)
 			return fail("opening the runtime directory");
 	}
-	if (unshare(CLONE_NEWNS) < 0)
-		return fail("new mount namespace");
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return fail("making mounts private");
 	if (mount("tmpfs", NEW_ROOT, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "size=64k,mode=0755") < 0)
 		return fail("tmpfs root");
