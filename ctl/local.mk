@@ -9,6 +9,13 @@ ctl_enclavectl_LDADD = rpc/librpc.a proto/libproto.a common/libcommon.a $(PROTOB
 EXTRA_DIST += ctl/README.md
 $(ctl_enclavectl_OBJECTS): proto/enclaved.pb-c.h enclaved/git-describe.h
 
+check_PROGRAMS += tests/unit/test-ctl-json
+TESTS += tests/unit/test-ctl-json
+tests_unit_test_ctl_json_SOURCES = tests/unit/test-ctl-json.c ctl/json.c ctl/call.c
+tests_unit_test_ctl_json_CFLAGS = $(ctl_enclavectl_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_ctl_json_LDADD = $(ctl_enclavectl_LDADD) $(CMOCKA_LIBS)
+$(tests_unit_test_ctl_json_OBJECTS): proto/enclaved.pb-c.h
+
 TESTS += tests/integration/ctl-basic.sh
 EXTRA_DIST += tests/integration/ctl-basic.sh
 
