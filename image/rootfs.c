@@ -1,6 +1,5 @@
 /* Customer ramdisk builder: a tree from a directory or an OCI archive, written as newc cpio
  * under rootfs/ with cmd and env beside it. */
-#define _GNU_SOURCE
 #include "config.h"
 
 #include "image/rootfs.h"

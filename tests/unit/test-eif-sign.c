@@ -1,7 +1,6 @@
 /* Signed EIFs with real keys and certificates: the section's exact CBOR shape, PCR8, signature
  * verification, and detection of a modified image, a swapped certificate, an expired
  * certificate and a signature section that is not CBOR. */
-#define _GNU_SOURCE
 #include "config.h"
 
 #include <setjmp.h>

@@ -1,6 +1,5 @@
 /* EIF: write/read round trip, layout bytes, CRC and PCR values computed independently, and
  * each malformed-image case giving a clear error. */
-#define _GNU_SOURCE
 #include "config.h"
 
 #include <setjmp.h>
