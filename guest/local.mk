@@ -59,5 +59,5 @@ tests_unit_test_guest_cmdline_SOURCES = tests/unit/test-guest-cmdline.c guest/cm
 tests_unit_test_guest_cmdline_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_guest_cmdline_LDADD = $(CMOCKA_LIBS)
 
-TESTS += tests/integration/guest-boot-qemu.sh
-EXTRA_DIST += tests/integration/guest-boot-qemu.sh
+TESTS += tests/integration/guest-boot-qemu.sh tests/integration/guest-vsock.sh
+EXTRA_DIST += tests/integration/guest-boot-qemu.sh tests/integration/guest-vsock.sh

@@ -24,6 +24,7 @@ static bool slot_busy[RESP_SLOTS];
 static uint8_t pattern[PATTERN_LEN + 256];
 static const uint8_t heartbeat_byte = HEARTBEAT_BYTE;
 static bool heartbeat_done;
+static bool transport_resetting;
 
 int svc_accept(struct vsock_conn *c, uint32_t port)
 {
@@ -101,7 +102,7 @@ void svc_peer_shutdown(struct vsock_conn *c)
 
 void svc_release(struct vsock_conn *c)
 {
-	if (c->svc == SVC_HEARTBEAT)
+	if (c->svc == SVC_HEARTBEAT && !transport_resetting)
 		heartbeat_finish(false);
 	if (c->slot >= 0) {
 		slot_busy[c->slot] = false;
@@ -278,12 +279,29 @@ bool svc_pump(struct vsock_conn *c)
 	return progress;
 }
 
+static void heartbeat_connect(void)
+{
+	if (!vsock_connect(PARENT_CID, PORT_HEARTBEAT, SVC_HEARTBEAT))
+		heartbeat_finish(false);
+}
+
+void svc_transport_reset(void)
+{
+	transport_resetting = true;
+}
+
+void svc_transport_reset_done(void)
+{
+	transport_resetting = false;
+	if (!heartbeat_done)
+		heartbeat_connect();
+}
+
 void svc_start(void)
 {
 	for (size_t i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (uint8_t)i;
-	if (!vsock_connect(PARENT_CID, PORT_HEARTBEAT, SVC_HEARTBEAT))
-		heartbeat_finish(false);
+	heartbeat_connect();
 }
 
 bool svc_heartbeat_done(void)

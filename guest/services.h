@@ -27,6 +27,10 @@ void svc_peer_shutdown(struct vsock_conn *c);
 void svc_release(struct vsock_conn *c);
 /* Make progress on output and requests. Returns true if anything happened. May free c. */
 bool svc_pump(struct vsock_conn *c);
+/* The device reset the transport: every connection is about to be dropped (svc_release
+ * follows for each), then svc_transport_reset_done runs. A pending heartbeat is retried. */
+void svc_transport_reset(void);
+void svc_transport_reset_done(void);
 /* Boot: connect the heartbeat. */
 void svc_start(void);
 bool svc_heartbeat_done(void);

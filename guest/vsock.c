@@ -370,8 +370,10 @@ bool vsock_poll(void)
 		if (e.id >= EVENT_BUFS || e.id >= evq.num)
 			continue;
 		if (e.len >= 4 && lib_load_le32(ev_bufs[e.id]) == EVENT_TRANSPORT_RESET) {
+			svc_transport_reset();
 			reset_all();
 			local_cid = read_cid();
+			svc_transport_reset_done();
 		}
 		ev_post((uint16_t)e.id);
 	}
