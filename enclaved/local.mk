@@ -47,5 +47,11 @@ TESTS += tests/integration/daemon-basic.sh tests/integration/daemon-authz.sh \
 EXTRA_DIST += tests/integration/daemon-basic.sh tests/integration/daemon-authz.sh \
 	tests/integration/daemon-systemd.sh
 
+
+EXTRA_DIST += tests/fuzz/fuzz-enclaved-config.c \
+	tests/fuzz/corpus/fuzz-enclaved-config/full.conf \
+	tests/fuzz/corpus/fuzz-enclaved-config/cpu-pool.conf \
+	tests/fuzz/corpus/fuzz-enclaved-config/bad.conf
+
 # The pool module keeps its own fragment.
 include $(top_srcdir)/enclaved/pool.mk
