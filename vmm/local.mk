@@ -28,6 +28,13 @@ tests_unit_test_virtq_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_virtq_LDADD = vmm/libvmm.a common/libcommon.a $(CMOCKA_LIBS) $(SYSTEMD_LIBS) \
 	-lpthread
 
+check_PROGRAMS += tests/unit/test-boot
+TESTS += tests/unit/test-boot
+tests_unit_test_boot_SOURCES = tests/unit/test-boot.c
+tests_unit_test_boot_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_boot_LDADD = vmm/libvmm.a common/libcommon.a $(CMOCKA_LIBS) $(SYSTEMD_LIBS) \
+	-lpthread
+
 TESTS += tests/integration/vmm-standalone.sh
 EXTRA_DIST += tests/integration/vmm-standalone.sh tests/integration/vmm-guest.S
 
