@@ -79,7 +79,11 @@ static int update_results(const char *path, const char *row)
 	f = open_memstream(&out, &out_len);
 	if (!f)
 		return -ENOMEM;
-	for (line = strtok_r(old, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	/* line by line, keeping empty lines: only our row changes */
+	for (line = old; line && *line; line = save) {
+		save = strchr(line, '\n');
+		if (save)
+			*save++ = 0;
 		if (strncmp(line, ROW_LABEL " ", strlen(ROW_LABEL) + 1) == 0 ||
 		    strncmp(line, ROW_LABEL "|", strlen(ROW_LABEL) + 1) == 0) {
 			if (!replaced)
