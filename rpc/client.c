@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -111,6 +112,10 @@ int rpc_client_set_metadata(struct rpc_client *client, const char *const *pairs,
 			clear_metadata(client);
 			return -ENOMEM;
 		}
+		/* Go's MD lowercases keys when set and looks them up lowercased, but its server
+		 * stores received keys verbatim: send them as a Go client would. */
+		for (char *p = client->metadata[2 * i]; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
 	}
 	return 0;
 }

@@ -30,3 +30,12 @@ tests_unit_test_rpc_bad_SOURCES = tests/unit/test-rpc-bad.c tests/unit/test-rpc-
 	tests/unit/test-rpc-harness.h
 tests_unit_test_rpc_bad_CFLAGS = $(RPC_TEST_CFLAGS)
 tests_unit_test_rpc_bad_LDADD = $(RPC_TEST_LIBS)
+
+# Interop with containerd's Go ttrpc (skips without Debian's golang packages).
+check_PROGRAMS += tests/integration/ttrpc-interop
+tests_integration_ttrpc_interop_SOURCES = tests/integration/ttrpc-interop.c
+tests_integration_ttrpc_interop_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_integration_ttrpc_interop_LDADD = rpc/librpc.a proto/libproto.a common/libcommon.a \
+	$(LIBEVENT_LIBS) $(PROTOBUF_C_LIBS) $(SYSTEMD_LIBS)
+TESTS += tests/integration/ttrpc-go-interop.sh
+EXTRA_DIST += tests/integration/ttrpc-go-interop.sh tests/integration/ttrpc-go/main.go

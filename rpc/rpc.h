@@ -122,7 +122,7 @@ int rpc_client_connect(const char *path, struct rpc_client **out);
 int rpc_client_new_fd(int fd, struct rpc_client **out);
 void rpc_client_free(struct rpc_client *client);
 /* Metadata sent with every following request: n key/value pairs (pairs[2i], pairs[2i+1]),
- * copied. At most 64 pairs. */
+ * copied, keys lowercased as Go's MD does. At most 64 pairs. */
 int rpc_client_set_metadata(struct rpc_client *client, const char *const *pairs, size_t n);
 
 /* Unary call. Returns 0 when a Response arrived (status says OK or not; on OK *resp is the
