@@ -125,7 +125,8 @@ static void test_layout(void **state)
 	/* CRC over [0,544) then everything after the header */
 	uLong crc = crc32(0L, buf, 544);
 	crc = crc32(crc, buf + 548, (uInt)(len - 548));
-	assert_int_equal((buf[544] << 24 | buf[545] << 16 | buf[546] << 8 | buf[547]) & 0xffffffffu,
+	assert_int_equal((uint32_t)buf[544] << 24 | (uint32_t)buf[545] << 16 | buf[546] << 8 |
+			     buf[547],
 			 crc & 0xffffffffu);
 	free(buf);
 	close(fd);
