@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,25 @@ static void test_vanish_mid_stream(void **state)
 	harness_check_serving(h);
 }
 
+/* timeout_nano extremes: INT64_MAX is merely far away, a negative one has already passed (Go's
+ * context.WithTimeout with a negative duration). */
+static void test_timeout_extremes(void **state)
+{
+	struct harness *h = *state;
+	int before = atomic_load(&h->cancels);
+	int fd = raw_connect(h);
+
+	raw_send_request(fd, 1, 0, TEST_SERVICE, "Echo", "e", 1, INT64_MAX);
+	raw_expect_status(fd, 1, RPC_OK, "");
+	raw_send_request(fd, 3, 0, TEST_SERVICE, "Slow", NULL, 0, -1);
+	raw_expect_status(fd, 3, RPC_DEADLINE_EXCEEDED, "context deadline exceeded");
+	raw_send_request(fd, 5, 0, TEST_SERVICE, "Slow", NULL, 0, INT64_MIN);
+	raw_expect_status(fd, 5, RPC_DEADLINE_EXCEEDED, "context deadline exceeded");
+	assert_int_equal(harness_wait_counter(&h->cancels, before + 2), before + 2);
+	close(fd);
+	harness_check_serving(h);
+}
+
 /* A client that sends requests and never reads the answers: the server stops reading it once
  * its output is full instead of buffering without bound. */
 static void test_client_never_reads(void **state)
@@ -308,6 +328,7 @@ int main(void)
 	    cmocka_unit_test(test_unknown_service_method),
 	    cmocka_unit_test(test_undecodable_request),
 	    cmocka_unit_test(test_vanish_mid_stream),
+	    cmocka_unit_test(test_timeout_extremes),
 	    cmocka_unit_test(test_client_never_reads),
 	    cmocka_unit_test(test_stream_flood),
 	};
