@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "attest/acbor.h"
 #include "attest/document.h"
@@ -20,7 +21,19 @@
 
 #define SIGN_LABEL   "| attestation documents signed/s (library) |"
 #define VERIFY_LABEL "| attestation documents verified/s (library) |"
-#define COMMAND	     "`build/<dir>/bench/attest-sign --results bench/RESULTS.md`"
+#define COMMAND                                                                                    \
+	"`scripts/dev-make build/h-attest bench/attest-sign && "                                   \
+	"build/h-attest/bench/attest-sign --results bench/RESULTS.md`"
+
+/* openssl speed counts operations per second of user CPU time (unless -elapsed), so under a
+ * shared machine's load ours is counted the same way: process CPU time, not the wall clock. */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* openssl speed prints " 384 bits ecdsa (nistp384)   0.0010s   0.0008s   1000.0   1250.0". */
 static int openssl_speed(double *sign_s, double *verify_s)
@@ -112,7 +125,8 @@ int main(int argc, char **argv)
 	static uint8_t req[256], resp[NSM_RESPONSE_MAX], doc[NSM_RESPONSE_MAX];
 	size_t req_len = 0, resp_len = 0, doc_len = 0;
 	uint64_t signed_n = 0, verified_n = 0, t0, t;
-	double ref_sign = 0, ref_verify = 0, sign_rate, verify_rate;
+	double ref_sign = 0, ref_verify = 0, after_sign = 0, after_verify = 0, sign_rate,
+	       verify_rate;
 	char row[512];
 	int ret;
 
@@ -138,7 +152,12 @@ int main(int argc, char **argv)
 	nsm_state_set_signer(&st, doc_nsm_attest, &signer);
 	attest_request(req, sizeof(req), &req_len);
 
-	t0 = util_now_monotonic_ns();
+	ret = openssl_speed(&ref_sign, &ref_verify);
+	if (ret < 0) {
+		fprintf(stderr, "attest-sign: could not run `openssl speed ecdsap384`\n");
+		return 1;
+	}
+	t0 = cpu_ns();
 	do {
 		enum nsm_error e;
 
@@ -148,7 +167,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		signed_n++;
-		t = util_now_monotonic_ns();
+		t = cpu_ns();
 	} while (t - t0 < seconds * 1000000000ull);
 	sign_rate = (double)signed_n / ((double)(t - t0) / 1e9);
 
@@ -169,7 +188,7 @@ int main(int argc, char **argv)
 	}
 	memset(&vo, 0, sizeof(vo));
 	vo.root = ca.root;
-	t0 = util_now_monotonic_ns();
+	t0 = cpu_ns();
 	do {
 		struct verify_result res;
 
@@ -180,15 +199,20 @@ int main(int argc, char **argv)
 		if (ret < 0)
 			return 1;
 		verified_n++;
-		t = util_now_monotonic_ns();
+		t = cpu_ns();
 	} while (t - t0 < seconds * 1000000000ull);
 	verify_rate = (double)verified_n / ((double)(t - t0) / 1e9);
 
-	ret = openssl_speed(&ref_sign, &ref_verify);
-	if (ret < 0 || ref_sign <= 0 || ref_verify <= 0) {
+	/* The machine is shared: the reference runs before and after, and the mean is used. */
+	ret = openssl_speed(&after_sign, &after_verify);
+	if (ret < 0 || ref_sign <= 0 || after_sign <= 0) {
 		fprintf(stderr, "attest-sign: could not run `openssl speed ecdsap384`\n");
 		return 1;
 	}
+	printf("openssl ecdsap384 sign/s before %.0f after %.0f; verify/s before %.0f after %.0f\n",
+	       ref_sign, after_sign, ref_verify, after_verify);
+	ref_sign = (ref_sign + after_sign) / 2;
+	ref_verify = (ref_verify + after_verify) / 2;
 	printf("documents signed:   %.0f/s (%zu-byte documents), openssl ecdsap384 sign %.0f/s, "
 	       "ratio %.2f\n",
 	       sign_rate, doc_len, ref_sign, sign_rate / ref_sign);
@@ -196,15 +220,15 @@ int main(int argc, char **argv)
 	       "ratio %.2f\n",
 	       verify_rate, ref_verify, verify_rate / ref_verify);
 	if (results) {
-		snprintf(
-		    row, sizeof(row),
-		    "%s %.0f docs/s = %.2f x `openssl speed -seconds 3 ecdsap384` sign "
-		    "(%.0f/s), same run; %zu-byte ES384 documents via nsm_handle_request | %s |",
-		    SIGN_LABEL, sign_rate, sign_rate / ref_sign, ref_sign, doc_len, COMMAND);
+		snprintf(row, sizeof(row),
+			 "%s %.0f docs/s = %.2f x `openssl speed -seconds 3 ecdsap384` sign "
+			 "(%.0f/s, mean of runs before and after ours); per CPU-second as openssl "
+			 "counts; %zu-byte ES384 documents via nsm_handle_request | %s |",
+			 SIGN_LABEL, sign_rate, sign_rate / ref_sign, ref_sign, doc_len, COMMAND);
 		if ((ret = update_results(results, SIGN_LABEL, row)) < 0)
 			return 1;
 		snprintf(row, sizeof(row),
-			 "%s %.0f docs/s = %.2f x openssl ecdsap384 verify (%.0f/s), same run; "
+			 "%s %.0f docs/s = %.2f x openssl ecdsap384 verify (%.0f/s, same runs); "
 			 "COSE + payload + 3-certificate chain + ES384 | %s |",
 			 VERIFY_LABEL, verify_rate, verify_rate / ref_verify, ref_verify, COMMAND);
 		if ((ret = update_results(results, VERIFY_LABEL, row)) < 0)
