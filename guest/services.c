@@ -225,10 +225,27 @@ static bool nsm_request(struct vsock_conn *c)
 	return true;
 }
 
+/* The peer will not read any more: whatever we would send is dropped. */
+static void drop_output(struct vsock_conn *c)
+{
+	if (c->slot >= 0) {
+		slot_busy[c->slot] = false;
+		c->slot = -1;
+	}
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	c->prefix_len = c->prefix_off = 0;
+	c->count = c->svc == SVC_SINK ? c->count : 0;
+	if (c->svc == SVC_ECHO && c->in_len)
+		consume_input(c, c->in_len);
+}
+
 bool svc_pump(struct vsock_conn *c)
 {
 	bool progress = false;
 
+	if (c->peer_no_recv)
+		drop_output(c);
 	if (output_pending(c)) {
 		progress = flush_output(c);
 		if (output_pending(c))

@@ -44,6 +44,7 @@ static uint8_t ev_bufs[EVENT_BUFS][8];
 static uint16_t tx_free[TX_BUFS];
 static uint16_t tx_free_count;
 static bool tx_busy[TX_BUFS];
+static bool rx_posted[RX_BUFS]; /* a device handing back a buffer twice is ignored */
 static struct vsock_conn conns[VSOCK_MAX_CONNS];
 static uint32_t next_ephemeral;
 
@@ -81,6 +82,7 @@ static void rx_post(uint16_t id)
 	rxq.desc[id].len = PKT_BUF;
 	rxq.desc[id].flags = VIO_DESC_F_WRITE;
 	rxq.desc[id].next = 0;
+	rx_posted[id] = true;
 	vio_queue_push(&rxq, id);
 }
 
@@ -315,6 +317,13 @@ static void handle_packet(const uint8_t *buf, uint32_t used_len)
 		handle_new(&h);
 		return;
 	}
+	if (h.op == OP_REQUEST && c->state == VSOCK_OPEN) {
+		/* The peer reuses a port we still consider open: it forgot the old
+		 * connection, so do we. */
+		conn_free(c);
+		handle_new(&h);
+		return;
+	}
 	c->peer_buf_alloc = h.buf_alloc;
 	c->peer_fwd_cnt = h.fwd_cnt;
 	c->credit_requested = false;
@@ -360,8 +369,9 @@ bool vsock_poll(void)
 	}
 	while (vio_queue_pop(&rxq, &e)) {
 		worked = true;
-		if (e.id >= rxq.num)
-			continue; /* not ours: the slot it names was never posted */
+		if (e.id >= rxq.num || !rx_posted[e.id])
+			continue; /* not a buffer the device holds: ignore it */
+		rx_posted[e.id] = false;
 		handle_packet(rx_bufs[e.id], LIB_MIN(e.len, (uint32_t)PKT_BUF));
 		rx_post((uint16_t)e.id);
 	}
