@@ -26,3 +26,9 @@ tests_unit_test_eif_sign_LDADD = $(IMAGE_TEST_LIBS)
 
 TESTS += tests/integration/image-cli.sh
 EXTRA_DIST += tests/integration/image-cli.sh
+
+check_PROGRAMS += tests/unit/test-eif-rootfs
+TESTS += tests/unit/test-eif-rootfs
+tests_unit_test_eif_rootfs_SOURCES = tests/unit/test-eif-rootfs.c
+tests_unit_test_eif_rootfs_CFLAGS = $(IMAGE_TEST_CFLAGS)
+tests_unit_test_eif_rootfs_LDADD = $(IMAGE_TEST_LIBS)

@@ -24,10 +24,13 @@ void rtree_init(struct rtree *t)
 	t->root.src_fd = -1;
 }
 
-static void node_free(struct rnode *n)
+/* Free what n holds; returns how many descendant nodes went with it. */
+static unsigned node_free(struct rnode *n)
 {
+	unsigned freed = 0;
+
 	for (size_t i = 0; i < n->n_children; i++) {
-		node_free(n->children[i]);
+		freed += 1 + node_free(n->children[i]);
 		free(n->children[i]);
 	}
 	free(n->children);
@@ -37,11 +40,13 @@ static void node_free(struct rnode *n)
 	n->children = NULL;
 	n->n_children = n->cap = 0;
 	n->name = n->link = n->src_path = NULL;
+	return freed;
 }
 
 void rtree_free(struct rtree *t)
 {
-	node_free(&t->root);
+	(void)node_free(&t->root);
+	t->n_entries = 0;
 }
 
 int rtree_normalize(char *path)
@@ -119,12 +124,12 @@ static int add_child(struct rtree *t, struct rnode *dir, const char *name, size_
 }
 
 /* Drop what a node held, keeping its name and place: for a later layer replacing it. */
-static void node_reset(struct rnode *n, mode_t mode, unsigned layer)
+static void node_reset(struct rtree *t, struct rnode *n, mode_t mode, unsigned layer)
 {
 	char *name = n->name;
 
 	n->name = NULL;
-	node_free(n);
+	t->n_entries -= node_free(n);
 	memset(n, 0, sizeof(*n));
 	n->name = name;
 	n->mode = mode;
@@ -152,7 +157,7 @@ int rtree_put(struct rtree *t, const char *path, mode_t mode, unsigned layer, st
 		/* a non-directory in the way, or any non-directory overwritten: start afresh; an
 		 * existing directory stays (with its children) when a directory is wanted */
 		if (n && (!S_ISDIR(want) || !S_ISDIR(n->mode)))
-			node_reset(n, want, layer);
+			node_reset(t, n, want, layer);
 		if (!n) {
 			r = add_child(t, dir, p, len, want, layer, &n);
 			if (r < 0)
@@ -183,12 +188,11 @@ struct rnode *rtree_lookup(struct rtree *t, const char *path)
 
 static void remove_at(struct rtree *t, struct rnode *dir, size_t i)
 {
-	node_free(dir->children[i]);
+	t->n_entries -= 1 + node_free(dir->children[i]);
 	free(dir->children[i]);
 	memmove(&dir->children[i], &dir->children[i + 1],
 		(dir->n_children - i - 1) * sizeof(dir->children[0]));
 	dir->n_children--;
-	t->n_entries--;
 }
 
 void rtree_remove(struct rtree *t, const char *path)
