@@ -12,9 +12,12 @@ VMM=${GUEST_TEST_VMM:-$ENCLAVE_VMM}
 [ -f "$ELF" ] || fail "$ELF is not built"
 [ -x "$VMM" ] || skip "enclave-vmm is not built"
 
+# Boot what ships (the EIF) when it is built, else the bare ELF.
+if [ -f "$SAMPLE_EIF" ]; then IMAGE=(--eif "$SAMPLE_EIF"); else
+	IMAGE=(--kernel "$ELF" --cmdline "console=ttyS0"); fi
 RUN=$TEST_DIR/run
 mkdir -p "$RUN"
-"$VMM" --standalone --kernel "$ELF" --cmdline "console=ttyS0" --memory-mib 16 --cpus 0 \
+"$VMM" --standalone "${IMAGE[@]}" --memory-mib 16 --cpus 0 \
 	--cid 16 --debug --runtime-dir "$RUN" --console "$TEST_DIR/console.log" \
 	>"$TEST_DIR/vmm.log" 2>&1 &
 VMM_PID=$!
