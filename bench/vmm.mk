@@ -1,1 +1,2 @@
 # bench programs of the vmm module
+EXTRA_DIST += bench/vmm-memory.sh
