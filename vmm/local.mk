@@ -35,7 +35,8 @@ tests_unit_test_boot_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_boot_LDADD = vmm/libvmm.a common/libcommon.a $(CMOCKA_LIBS) $(SYSTEMD_LIBS) \
 	-lpthread
 
-TESTS += tests/integration/vmm-standalone.sh
-EXTRA_DIST += tests/integration/vmm-standalone.sh tests/integration/vmm-guest.S
+TESTS += tests/integration/vmm-standalone.sh tests/integration/vmm-channel.sh
+EXTRA_DIST += tests/integration/vmm-standalone.sh tests/integration/vmm-channel.sh \
+	tests/integration/vmm-guest.S
 
 include $(top_srcdir)/vmm/devices.mk
