@@ -42,6 +42,13 @@ int nsm_state_init(struct nsm_state *st, const char *module_id, const uint8_t *p
 		log_error("nsm: module_id must be 1..%d bytes", NSM_MODULE_ID_MAX);
 		return -EINVAL;
 	}
+	/* It goes out as CBOR text and verifiers print it: keep it to printable ASCII. */
+	for (const char *c = module_id; *c; c++)
+		if (*c < 0x20 || *c > 0x7e) {
+			log_error("nsm: module_id byte %td (0x%02x) is not printable ASCII",
+				  c - module_id, (uint8_t)*c);
+			return -EINVAL;
+		}
 	strcpy(st->module_id, module_id);
 	st->debug = debug;
 	/* Debug enclaves can be inspected from the host, so their image PCRs must not vouch for

@@ -94,7 +94,9 @@ static inline bool nsm_pcr_locked(const struct nsm_state *st, unsigned index)
 
 /* Handle one raw request and write the raw response (success or {"Error": name}).
  * Returns 0 whenever a response was written, -ENOBUFS when resp_max cannot even hold the
- * error response. *outcome (optional) tells which error, if any, was answered. */
+ * error response. *outcome (optional) tells which error, if any, was answered.
+ * ExtendPCR/LockPCR(s) change the state before the answer is written, so with a resp_max
+ * below NSM_RESPONSE_MAX a BufferTooSmall answer can follow a change that took effect. */
 int nsm_handle_request(struct nsm_state *st, const uint8_t *req, size_t len, uint8_t *resp,
 		       size_t resp_max, size_t *resp_len);
 int nsm_handle_request_ex(struct nsm_state *st, const uint8_t *req, size_t len, uint8_t *resp,

@@ -576,6 +576,8 @@ static void test_debug_zeros(void **unused)
 
 	assert_int_equal(nsm_state_init(&st, "", NULL, NULL, NULL, NULL, NULL, NULL, false),
 			 -EINVAL);
+	assert_int_equal(nsm_state_init(&st, "bad\nid", NULL, NULL, NULL, NULL, NULL, NULL, false),
+			 -EINVAL);
 	assert_int_equal(nsm_state_init(&st, "m", NULL, NULL, NULL, NULL, NULL, NULL, false), 0);
 	assert_memory_equal(st.pcrs[3], zero, 48); /* no principal: zero, as nsm-check expects */
 }
