@@ -29,3 +29,9 @@ TESTS += tests/unit/test-verify
 tests_unit_test_verify_SOURCES = tests/unit/test-verify.c
 tests_unit_test_verify_CFLAGS = $(ATTEST_TEST_CFLAGS)
 tests_unit_test_verify_LDADD = $(ATTEST_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-attest-cbor
+TESTS += tests/unit/test-attest-cbor
+tests_unit_test_attest_cbor_SOURCES = tests/unit/test-attest-cbor.c
+tests_unit_test_attest_cbor_CFLAGS = $(ATTEST_TEST_CFLAGS)
+tests_unit_test_attest_cbor_LDADD = $(ATTEST_TEST_LIBS)
