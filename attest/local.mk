@@ -4,7 +4,7 @@ include $(top_srcdir)/attest/measure.mk
 noinst_LIBRARIES += attest/libattest.a
 attest_libattest_a_SOURCES = attest/acbor.c attest/acbor.h attest/nsm.c attest/nsm.h \
 	attest/pki.c attest/pki.h attest/document.c attest/document.h \
-	attest/verify.c attest/verify.h
+	attest/verify.c attest/verify.h attest/attest.c attest/attest.h
 attest_libattest_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(CBOR_CFLAGS)
 EXTRA_DIST += attest/README.md
 
@@ -35,3 +35,9 @@ TESTS += tests/unit/test-attest-cbor
 tests_unit_test_attest_cbor_SOURCES = tests/unit/test-attest-cbor.c
 tests_unit_test_attest_cbor_CFLAGS = $(ATTEST_TEST_CFLAGS)
 tests_unit_test_attest_cbor_LDADD = $(ATTEST_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-attest
+TESTS += tests/unit/test-attest
+tests_unit_test_attest_SOURCES = tests/unit/test-attest.c
+tests_unit_test_attest_CFLAGS = $(ATTEST_TEST_CFLAGS)
+tests_unit_test_attest_LDADD = $(ATTEST_TEST_LIBS)

@@ -1,0 +1,178 @@
+/* A whole enclave's attestation identity: launch conventions for PCR3/PCR4 recomputed here
+ * independently, documents from the guest path and the host path both verifying, debug-mode
+ * zeros, and the machine-id reader's refusals. */
+#include "config.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include "attest/attest.h"
+#include "attest/verify.h"
+#include "common/util.h"
+
+#define MACHINE_ID "0123456789abcdef0123456789abcdef"
+
+static struct pki ca;
+static char dir[] = "/tmp/test-attest-XXXXXX";
+static char mid_path[64];
+
+static int setup(void **unused)
+{
+	if (!mkdtemp(dir) || pki_create(&ca, 0) < 0)
+		return -1;
+	snprintf(mid_path, sizeof(mid_path), "%s/machine-id", dir);
+	return 0;
+}
+
+static int teardown(void **unused)
+{
+	pki_clear(&ca);
+	(void)unlink(mid_path);
+	return rmdir(dir);
+}
+
+static void extend_once(uint8_t out[48], const char *s)
+{
+	uint8_t buf[48 + 256] = {0};
+	unsigned int n = 0;
+
+	assert_true(strlen(s) <= 256);
+	memcpy(buf + 48, s, strlen(s));
+	assert_int_equal(EVP_Digest(buf, 48 + strlen(s), out, &n, EVP_sha384(), NULL), 1);
+}
+
+static void test_principal(void **unused)
+{
+	char buf[64];
+
+	assert_int_equal(attest_principal(1000, "alice", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "uid=1000 name=alice");
+	assert_int_equal(attest_principal(0, NULL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "uid=0 name=");
+	assert_int_equal(attest_principal(1, "a\nb", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(attest_principal(1, "alice", buf, 10), -EINVAL);
+}
+
+static void test_machine_id(void **unused)
+{
+	char id[ATTEST_MACHINE_ID_LEN + 1];
+
+	assert_int_equal(util_write_file_atomic(mid_path, MACHINE_ID "\n", 33, 0644), 0);
+	assert_int_equal(attest_read_machine_id(mid_path, id), 0);
+	assert_string_equal(id, MACHINE_ID);
+	assert_int_equal(util_write_file_atomic(mid_path, MACHINE_ID, 32, 0644), 0);
+	assert_int_equal(attest_read_machine_id(mid_path, id), 0);
+	assert_int_equal(
+	    util_write_file_atomic(mid_path, "0123456789ABCDEF0123456789abcdef\n", 33, 0644), 0);
+	assert_int_equal(attest_read_machine_id(mid_path, id), -EBADMSG);
+	assert_int_equal(util_write_file_atomic(mid_path, "abc\n", 4, 0644), 0);
+	assert_int_equal(attest_read_machine_id(mid_path, id), -EBADMSG);
+	assert_int_equal(util_write_file_atomic(mid_path, MACHINE_ID "\n\n", 34, 0644), 0);
+	assert_int_equal(attest_read_machine_id(mid_path, id), -EBADMSG);
+	assert_int_equal(attest_read_machine_id("/nonexistent/machine-id", id), -ENOENT);
+}
+
+static void launch_of(struct attest_launch *l, const uint8_t *pcr, bool debug)
+{
+	*l = (struct attest_launch){
+	    .enclave_id = "enc-42",
+	    .module_id = "i-host-enc42",
+	    .lifetime_s = 600,
+	    .pcr0 = pcr,
+	    .pcr1 = pcr,
+	    .pcr2 = pcr,
+	    .uid = 1000,
+	    .user_name = "alice",
+	    .machine_id = MACHINE_ID,
+	    .debug = debug,
+	};
+}
+
+static void test_enclave(void **unused)
+{
+	static struct attest_enclave ae;
+	struct attest_launch l;
+	uint8_t pcr[48], pcr3[48], pcr4[48];
+	uint8_t *doc = NULL;
+	size_t len = 0;
+	struct verify_options o = {0};
+	struct verify_result res;
+	struct nsm_attest_fields f = {.nonce = {true, (const uint8_t *)"abc", 3}};
+	int days = -1, secs = -1;
+
+	memset(pcr, 0x3c, sizeof(pcr));
+	launch_of(&l, pcr, false);
+	assert_int_equal(attest_enclave_init(&ae, &ca, &l), 0);
+	assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(ae.leaf.cert),
+					X509_get0_notAfter(ae.leaf.cert)),
+			 1);
+	assert_int_equal(days * 86400 + secs, 600);
+
+	/* Host path (Enclaves.Attest). */
+	assert_int_equal(attest_enclave_document(&ae, &f, &doc, &len), 0);
+	extend_once(pcr3, "uid=1000 name=alice");
+	extend_once(pcr4, MACHINE_ID);
+	o.root = ca.root;
+	o.pcr_count = 3;
+	o.pcrs[0] = (struct verify_expected_pcr){.index = 0, .len = 48};
+	memcpy(o.pcrs[0].value, pcr, 48);
+	o.pcrs[1] = (struct verify_expected_pcr){.index = 3, .len = 48};
+	memcpy(o.pcrs[1].value, pcr3, 48);
+	o.pcrs[2] = (struct verify_expected_pcr){.index = 4, .len = 48};
+	memcpy(o.pcrs[2].value, pcr4, 48);
+	o.check_nonce = true;
+	o.nonce = (const uint8_t *)"abc";
+	o.nonce_len = 3;
+	assert_int_equal(verify_attestation_doc(doc, len, &o, &res), 0);
+	assert_string_equal(res.module_id, "i-host-enc42");
+	verify_result_clear(&res);
+	free(doc);
+
+	/* Too large a field from the host is refused, not truncated. */
+	f.user_data = (struct nsm_bytes){true, (const uint8_t *)calloc(1, 1025), 1025};
+	assert_non_null(f.user_data.data);
+	assert_int_equal(attest_enclave_document(&ae, &f, &doc, &len), -E2BIG);
+	free((void *)f.user_data.data);
+	attest_enclave_clear(&ae);
+
+	/* Debug mode: PCR0-2 zero, PCR3/4 still measured. */
+	launch_of(&l, pcr, true);
+	assert_int_equal(attest_enclave_init(&ae, &ca, &l), 0);
+	f = (struct nsm_attest_fields){0};
+	assert_int_equal(attest_enclave_document(&ae, &f, &doc, &len), 0);
+	memset(o.pcrs[0].value, 0, 48);
+	o.check_nonce = false;
+	assert_int_equal(verify_attestation_doc(doc, len, &o, &res), 0);
+	verify_result_clear(&res);
+	free(doc);
+	attest_enclave_clear(&ae);
+
+	/* Bad launch parameters. */
+	launch_of(&l, pcr, false);
+	l.machine_id = "short";
+	assert_int_equal(attest_enclave_init(&ae, &ca, &l), -EINVAL);
+	launch_of(&l, pcr, false);
+	l.enclave_id = "bad id";
+	assert_int_equal(attest_enclave_init(&ae, &ca, &l), -EINVAL);
+	attest_enclave_clear(&ae);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_principal),
+	    cmocka_unit_test(test_machine_id),
+	    cmocka_unit_test(test_enclave),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
