@@ -29,7 +29,9 @@ echo "$ERR" | grep -q "enclave ended: guest powered off" || fail "reason: $ERR"
 
 run_vmm c --cid 77
 assert_eq "$RC" 0 "cmdline guest exit status"
-echo "$OUT" | grep -qx "cmdline: c x=$TEST_DIR" || fail "guest saw the wrong command line: $OUT"
+# The measured command line, then one virtio_mmio.device entry per registered device.
+echo "$OUT" | grep -Eqx "cmdline: c x=$TEST_DIR( virtio_mmio\.device=4K@0xd000[0-9a-f]000:[0-9]+)*" ||
+	fail "guest saw the wrong command line: $OUT"
 echo "$OUT" | grep -qx "e820: 3" || fail "e820 entry count: $OUT"
 
 run_vmm h
