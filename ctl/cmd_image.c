@@ -209,6 +209,15 @@ static int parse_build(int argc, char **argv, struct build_args *a)
 	return 0;
 }
 
+/* "path: reason" for the current errno, returned as -errno (read before anything clobbers it) */
+static int path_error(char *err, size_t errlen, const char *path)
+{
+	int e = errno ? errno : EIO;
+
+	snprintf(err, errlen, "%s: %s", path, strerror(e));
+	return -e;
+}
+
 static int load_key(const char *path, EVP_PKEY **key)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
@@ -278,12 +287,11 @@ static int run_build(struct build_args *a, struct build_state *st, struct eif_me
 
 	st->kernel_fd = open(a->kernel, O_RDONLY | O_CLOEXEC);
 	if (st->kernel_fd < 0)
-		return snprintf(err, errlen, "%s: %s", a->kernel, strerror(errno)), -errno;
+		return path_error(err, errlen, a->kernel);
 	for (unsigned i = 0; i < a->n_ramdisks; i++) {
 		st->fds[st->n_fds] = open(a->ramdisks[i], O_RDONLY | O_CLOEXEC);
 		if (st->fds[st->n_fds] < 0)
-			return snprintf(err, errlen, "%s: %s", a->ramdisks[i], strerror(errno)),
-			       -errno;
+			return path_error(err, errlen, a->ramdisks[i]);
 		st->n_fds++;
 	}
 	if (a->rootfs || a->oci) {
@@ -326,7 +334,7 @@ static int run_build(struct build_args *a, struct build_state *st, struct eif_me
 		return -ENAMETOOLONG;
 	st->out_fd = open(st->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (st->out_fd < 0)
-		return snprintf(err, errlen, "%s: %s", st->tmp, strerror(errno)), -errno;
+		return path_error(err, errlen, st->tmp);
 	in.kernel_fd = st->kernel_fd;
 	in.cmdline = a->cmdline ? a->cmdline : "";
 	in.ramdisk_fds = st->fds;
@@ -336,7 +344,7 @@ static int run_build(struct build_args *a, struct build_state *st, struct eif_me
 	if (r < 0)
 		return r;
 	if (fsync(st->out_fd) < 0 || rename(st->tmp, a->output) < 0)
-		return snprintf(err, errlen, "%s: %s", a->output, strerror(errno)), -errno;
+		return path_error(err, errlen, a->output);
 	st->tmp[0] = 0;
 	return 0;
 }

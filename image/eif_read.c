@@ -292,8 +292,10 @@ int eif_open_fd(struct eif_file *eif, int fd)
 	memset(eif, 0, sizeof(*eif));
 	eif->fd = fd;
 	eif->kernel = eif->cmdline = eif->metadata = eif->signature = -1;
-	if (fstat(fd, &st) < 0)
-		FAIL(-errno, "fstat: %s", strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		FAIL(r, "fstat: %s", strerror(-r));
+	}
 	if (!S_ISREG(st.st_mode))
 		FAIL(-EINVAL, "not a regular file");
 	eif->file_size = (uint64_t)st.st_size;
