@@ -46,6 +46,14 @@ void attest_enclave_clear(struct attest_enclave *ae);
 int attest_enclave_document(struct attest_enclave *ae, const struct nsm_attest_fields *fields,
 			    uint8_t **doc, size_t *doc_len);
 
+/* Persist and restore an enclave's attestation identity across an enclaved restart: the VMM and
+ * its guest live on, so must PCRs 16-31, the locks and the leaf. The file holds the leaf's
+ * private key; it is written 0600, atomically. Loading checks every field and that the key
+ * matches the certificate (-EBADMSG naming the problem otherwise). */
+#define ATTEST_STATE_FILE_MAX (32 * 1024)
+int attest_enclave_save(const struct attest_enclave *ae, const char *path);
+int attest_enclave_load(struct attest_enclave *ae, const char *path);
+
 /* "uid=<uid> name=<user>"; -EINVAL for a name with control characters or too long. */
 int attest_principal(uid_t uid, const char *user_name, char *buf, size_t size);
 

@@ -4,7 +4,8 @@ include $(top_srcdir)/attest/measure.mk
 noinst_LIBRARIES += attest/libattest.a
 attest_libattest_a_SOURCES = attest/acbor.c attest/acbor.h attest/nsm.c attest/nsm.h \
 	attest/pki.c attest/pki.h attest/document.c attest/document.h \
-	attest/verify.c attest/verify.h attest/attest.c attest/attest.h
+	attest/verify.c attest/verify.h attest/attest.c attest/attest.h \
+	attest/attest-state.c
 attest_libattest_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(CBOR_CFLAGS)
 EXTRA_DIST += attest/README.md
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -23,13 +24,14 @@
 
 static struct pki ca;
 static char dir[] = "/tmp/test-attest-XXXXXX";
-static char mid_path[64];
+static char mid_path[64], state_path[64];
 
 static int setup(void **unused)
 {
 	if (!mkdtemp(dir) || pki_create(&ca, 0) < 0)
 		return -1;
 	snprintf(mid_path, sizeof(mid_path), "%s/machine-id", dir);
+	snprintf(state_path, sizeof(state_path), "%s/enclave.state", dir);
 	return 0;
 }
 
@@ -37,6 +39,7 @@ static int teardown(void **unused)
 {
 	pki_clear(&ca);
 	(void)unlink(mid_path);
+	(void)unlink(state_path);
 	return rmdir(dir);
 }
 
@@ -166,12 +169,93 @@ static void test_enclave(void **unused)
 	attest_enclave_clear(&ae);
 }
 
+/* ExtendPCR 16 and LockPCR 17 through the guest path. */
+static void guest_changes(struct attest_enclave *ae)
+{
+	static const uint8_t extend[] = {0xa1, 0x69, 'E',  'x',	 't', 'e', 'n',	 'd', 'P',
+					 'C',  'R',  0xa2, 0x65, 'i', 'n', 'd',	 'e', 'x',
+					 0x10, 0x64, 'd',  'a',	 't', 'a', 0x41, 'z'};
+	static const uint8_t lock[] = {0xa1, 0x67, 'L', 'o', 'c', 'k', 'P', 'C', 'R',
+				       0xa1, 0x65, 'i', 'n', 'd', 'e', 'x', 0x11};
+	uint8_t resp[NSM_RESPONSE_MAX];
+	size_t len = 0;
+	enum nsm_error e;
+
+	assert_int_equal(
+	    nsm_handle_request_ex(&ae->nsm, extend, sizeof(extend), resp, sizeof(resp), &len, &e),
+	    0);
+	assert_int_equal(e, NSM_E_SUCCESS);
+	assert_int_equal(
+	    nsm_handle_request_ex(&ae->nsm, lock, sizeof(lock), resp, sizeof(resp), &len, &e), 0);
+	assert_int_equal(e, NSM_E_SUCCESS);
+}
+
+static void test_save_load(void **unused)
+{
+	static struct attest_enclave a, b;
+	struct attest_launch l;
+	uint8_t pcr[48];
+	uint8_t *doc = NULL, *file = NULL;
+	size_t len = 0, flen = 0;
+	struct verify_options o = {0};
+	struct verify_result res;
+	struct nsm_attest_fields f = {0};
+
+	memset(pcr, 0x77, sizeof(pcr));
+	launch_of(&l, pcr, false);
+	assert_int_equal(attest_enclave_init(&a, &ca, &l), 0);
+	guest_changes(&a);
+	assert_int_equal(attest_enclave_save(&a, state_path), 0);
+	{
+		struct stat sb;
+
+		assert_int_equal(stat(state_path, &sb), 0);
+		assert_int_equal(sb.st_mode & 07777, 0600);
+	}
+	assert_int_equal(attest_enclave_load(&b, state_path), 0);
+	assert_memory_equal(a.nsm.pcrs, b.nsm.pcrs, sizeof(a.nsm.pcrs));
+	assert_int_equal(b.nsm.locked, 0x2ffffu);
+	assert_string_equal(b.nsm.module_id, "i-host-enc42");
+	assert_int_equal(EVP_PKEY_eq(a.leaf.key, b.leaf.key), 1);
+
+	/* The restored identity signs documents that verify, PCR 17 included. */
+	assert_int_equal(attest_enclave_document(&b, &f, &doc, &len), 0);
+	o.root = ca.root;
+	o.pcr_count = 1;
+	o.pcrs[0] = (struct verify_expected_pcr){.index = 17, .len = 48};
+	assert_int_equal(verify_attestation_doc(doc, len, &o, &res), 0);
+	assert_int_equal(res.pcr_mask, 0x2ffffu);
+	verify_result_clear(&res);
+	free(doc);
+	attest_enclave_clear(&b);
+
+	/* Every truncation, and a flipped lock bit below 16, is refused. */
+	assert_int_equal(util_read_file(state_path, ATTEST_STATE_FILE_MAX, (char **)&file, &flen),
+			 0);
+	for (size_t cut = 0; cut < flen; cut += 7) {
+		assert_int_equal(util_write_file_atomic(state_path, file, cut, 0600), 0);
+		assert_int_equal(attest_enclave_load(&b, state_path), -EBADMSG);
+	}
+	/* "locked" is followed by 0x1a and the u32 0x0002ffff; clear bit 0. */
+	for (size_t i = 0; i + 5 <= flen; i++)
+		if (!memcmp(file + i, "\x1a\x00\x02\xff\xff", 5)) {
+			file[i + 4] = 0xfe;
+			break;
+		}
+	assert_int_equal(util_write_file_atomic(state_path, file, flen, 0600), 0);
+	assert_int_equal(attest_enclave_load(&b, state_path), -EBADMSG);
+	free(file);
+	attest_enclave_clear(&a);
+	assert_int_equal(attest_enclave_load(&b, "/nonexistent/state"), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_principal),
 	    cmocka_unit_test(test_machine_id),
 	    cmocka_unit_test(test_enclave),
+	    cmocka_unit_test(test_save_load),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
