@@ -11,3 +11,15 @@ EXTRA_DIST += vmm/vsock.c vmm/vsock.h vmm/nsm.c
 vmm_enclave_vmm_LDADD += vmm/libdevices.a common/libcommon.a
 DEVICES_TEST_LIBS = vmm/libdevices.a vmm/libvmm.a common/libcommon.a $(CMOCKA_LIBS) \
 	$(SYSTEMD_LIBS) -lpthread
+
+check_PROGRAMS += tests/unit/test-vsock-bridge
+TESTS += tests/unit/test-vsock-bridge
+tests_unit_test_vsock_bridge_SOURCES = tests/unit/test-vsock-bridge.c
+tests_unit_test_vsock_bridge_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_vsock_bridge_LDADD = $(DEVICES_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-vsock
+TESTS += tests/unit/test-vsock
+tests_unit_test_vsock_SOURCES = tests/unit/test-vsock.c
+tests_unit_test_vsock_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_vsock_LDADD = $(DEVICES_TEST_LIBS)

@@ -138,7 +138,7 @@ int vsock_mux_process(struct vsock_mux *mux)
 				break;
 			}
 		}
-		if (n < (int)UTIL_ARRAY_SIZE(events))
+		if (n == 0)
 			break;
 	}
 	return 0;

@@ -76,6 +76,11 @@ static int produce_data(struct vsock_mux *mux, struct vsock_conn *conn, const st
 		return 1;
 	}
 	want = UTIL_MIN(UTIL_MIN(room, (size_t)VSOCK_MAX_PAYLOAD), (size_t)credit);
+	if (want == 0) {
+		/* A header-only buffer carries no data; keep it owed for a bigger one. */
+		mux->counters[VSOCK_CNT_RX_BUF_SHORT]++;
+		return 0;
+	}
 	msg.msg_iovlen = vsock_iov_slice(iov, iovcnt, VSOCK_HDR_SIZE, want, slice,
 					 UTIL_ARRAY_SIZE(slice), &covered);
 	do
