@@ -5,9 +5,7 @@ vmm_libdevices_a_SOURCES = vmm/vsock_packet.c vmm/vsock_packet.h vmm/vsock_conn.
 	vmm/vsock_conn.h vmm/vsock_bridge.c vmm/vsock_bridge.h vmm/vsock_mux.c vmm/vsock_mux.h \
 	vmm/vsock_rx.c vmm/vsock_host.c vmm/vsock_mux_internal.h vmm/vsock_queue.c \
 	vmm/vsock_queue.h vmm/heartbeat.c vmm/heartbeat.h vmm/nsm_dev.c vmm/nsm_dev.h
-# The glue (vmm/vsock.c, vmm/nsm.c) joins the target once vmm_report_heartbeat and
-# vmm_channel_nsm_request exist in the VMM core.
-EXTRA_DIST += vmm/vsock.c vmm/vsock.h vmm/nsm.c
+vmm_enclave_vmm_SOURCES += vmm/vsock.c vmm/vsock.h vmm/nsm.c
 vmm_enclave_vmm_LDADD += vmm/libdevices.a common/libcommon.a
 DEVICES_TEST_LIBS = vmm/libdevices.a vmm/libvmm.a common/libcommon.a $(CMOCKA_LIBS) \
 	$(SYSTEMD_LIBS) -lpthread
