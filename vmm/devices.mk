@@ -21,3 +21,9 @@ TESTS += tests/unit/test-vsock
 tests_unit_test_vsock_SOURCES = tests/unit/test-vsock.c
 tests_unit_test_vsock_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_vsock_LDADD = $(DEVICES_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-nsmdev
+TESTS += tests/unit/test-nsmdev
+tests_unit_test_nsmdev_SOURCES = tests/unit/test-nsmdev.c
+tests_unit_test_nsmdev_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_nsmdev_LDADD = $(DEVICES_TEST_LIBS)
