@@ -1,0 +1,1 @@
+# man pages (see man/README.md)
