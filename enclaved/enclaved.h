@@ -16,6 +16,7 @@
 struct event;
 struct event_base;
 struct rpc_server;
+struct attestation;
 
 struct enclaved_options {
 	const char *config_path;
@@ -52,6 +53,9 @@ struct enclaved {
 	int exit_code;
 
 	struct enclaved_registry registry;
+
+	/* PKI and machine id (enclaved/attestation.h); NULL until attestation_init. */
+	struct attestation *attestation;
 
 	/* Bindings handed to rpc_server_register as userdata (see api.c). */
 	struct api_binding *bindings;
