@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #define UTIL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define UTIL_MIN(a, b)     ((a) < (b) ? (a) : (b))
-#define UTIL_MAX(a, b)     ((a) > (b) ? (a) : (b))
+#define UTIL_MIN(a, b)	   ((a) < (b) ? (a) : (b))
+#define UTIL_MAX(a, b)	   ((a) > (b) ? (a) : (b))
 
 static inline void util_freep(void *p)
 {
@@ -35,8 +35,8 @@ static inline void util_fclosep(FILE **f)
 		fclose(*f);
 }
 
-#define _cleanup_free_   __attribute__((cleanup(util_freep)))
-#define _cleanup_close_  __attribute__((cleanup(util_closep)))
+#define _cleanup_free_	 __attribute__((cleanup(util_freep)))
+#define _cleanup_close_	 __attribute__((cleanup(util_closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(util_fclosep)))
 
 /* Hand ownership out of a cleanup variable. */
