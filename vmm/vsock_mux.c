@@ -462,6 +462,8 @@ static void conn_packet(struct vsock_mux *mux, struct vsock_conn *conn, const st
 		conn_rw(mux, conn, iov, iovcnt, h->len);
 		return;
 	case VSOCK_OP_CREDIT_UPDATE:
+		if (conn->heartbeat_due)
+			vsock_mux_pend(mux, conn, VSOCK_PEND_RW);
 		vsock_mux_update_interest(mux, conn);
 		return;
 	case VSOCK_OP_CREDIT_REQUEST:

@@ -52,6 +52,8 @@ static int produce_data(struct vsock_mux *mux, struct vsock_conn *conn, const st
 
 	if (conn->kind == VSOCK_CONN_HEARTBEAT) {
 		static const uint8_t reply = HEARTBEAT_BYTE;
+		if (room == 0) /* keep it owed for a buffer with room for the byte */
+			return 0;
 		conn->pending &= ~VSOCK_PEND_RW;
 		if (!conn->heartbeat_due || credit == 0)
 			return 0;
