@@ -3,6 +3,7 @@
 #include "enclaved/config-file.h"
 
 #include "common/util.h"
+#include "enclaved/attestation.h"
 
 #include <ctype.h>
 #include <ini.h>
@@ -14,7 +15,7 @@ struct parse_state {
 	char *error; /* first problem found by the handler, without the file:line prefix */
 };
 
-static const char *const known_sections[] = {"daemon", "pool"};
+static const char *const known_sections[] = {"daemon", "pool", "attestation"};
 
 int config_parse_log_level(const char *s, enum log_level *out)
 {
@@ -179,6 +180,17 @@ static int handle_pool_key(struct parse_state *st, const char *key, const char *
 	return 1;
 }
 
+/* Checked here, applied by attestation_init from the kept entries. */
+static int handle_attestation_key(struct parse_state *st, const char *key, const char *value)
+{
+	_cleanup_free_ char *err = NULL;
+	int r = attestation_config_check(key, value, &err);
+
+	if (r < 0)
+		return state_fail(st, "[attestation] %s: %s", key, err ? err : strerror(-r));
+	return 1;
+}
+
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_state *st = user;
@@ -193,6 +205,8 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 		return handle_daemon_key(st, name, value);
 	if (strcmp(section, "pool") == 0)
 		return handle_pool_key(st, name, value);
+	if (strcmp(section, "attestation") == 0)
+		return handle_attestation_key(st, name, value);
 	return state_fail(st, "unknown section [%s]", section);
 }
 
@@ -229,7 +243,7 @@ static int prescan(const char *text, unsigned *bad_line, char **error)
 				int n = close ? (int)(close - s - 1) : (int)(end - s);
 				*bad_line = line;
 				return asprintf(error,
-						"unknown section [%.*s] (known: [daemon], [pool])",
+						"unknown section [%.*s] (known: [daemon], [pool], [attestation])",
 						n, close ? s + 1 : s) < 0
 					   ? -ENOMEM
 					   : -EINVAL;

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "enclaved/api.h"
+#include "enclaved/attestation.h"
 #include "enclaved/enclaved.h"
 
 #include "common/log.h"
@@ -311,6 +312,9 @@ int enclaved_start(struct enclaved *d)
 		log_warn("/dev/kvm: %s; enclaves cannot run", strerror(-d->kvm_api_version));
 	else
 		log_info("KVM API version %d", d->kvm_api_version);
+	r = attestation_init(d);
+	if (r < 0)
+		return r;
 
 	d->base = event_base_new();
 	if (!d->base)
@@ -364,5 +368,6 @@ void enclaved_stop(struct enclaved *d)
 	if (d->base)
 		event_base_free(d->base);
 	d->base = NULL;
+	attestation_free(d);
 	config_free(&d->config);
 }
