@@ -132,6 +132,7 @@ int vmm_channel_recv_config(int fd, struct vmm_config *cfg, int *mem_fd, int *ei
 		goto out;
 	cfg->cid = c->cid;
 	cfg->memory_bytes = c->memory_bytes;
+	cfg->max_memory_bytes = c->max_memory_bytes;
 	cfg->nr_vcpus = (unsigned)c->n_cpu_ids;
 	for (size_t i = 0; i < c->n_cpu_ids; i++)
 		cfg->vcpu_cpus[i] = c->cpu_ids[i] < 4096 ? (int)c->cpu_ids[i] : -1;
@@ -187,6 +188,20 @@ int vmm_channel_send_event(struct vmm *vmm, enum vmm_event_state state, const ch
 	ev.exit_code = exit_code;
 	m.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_EVENT;
 	m.event = &ev;
+	return send_msg(vmm->channel, &m, 0);
+}
+
+int vmm_channel_send_memory_state(struct vmm *vmm, uint64_t plugged, uint64_t requested)
+{
+	Enclaved__Vmm__VmmMessage m = ENCLAVED__VMM__VMM_MESSAGE__INIT;
+	Enclaved__Vmm__MemoryState ms = ENCLAVED__VMM__MEMORY_STATE__INIT;
+
+	if (!vmm->channel)
+		return 0;
+	ms.plugged = plugged;
+	ms.requested = requested;
+	m.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_MEMORY_STATE;
+	m.memory_state = &ms;
 	return send_msg(vmm->channel, &m, 0);
 }
 
@@ -316,6 +331,12 @@ static void channel_readable(int fd, uint32_t events, void *opaque)
 		break;
 	case ENCLAVED__VMM__DAEMON_MESSAGE__MSG_NSM_RESPONSE:
 		handle_nsm_response(ch, m->nsm_response);
+		break;
+	case ENCLAVED__VMM__DAEMON_MESSAGE__MSG_SET_REQUESTED_SIZE:
+		if (!ch->vmm->mem_set_requested)
+			log_warn("channel: SetRequestedSize without a virtio-mem device ignored");
+		else
+			(void)ch->vmm->mem_set_requested(ch->vmm, m->set_requested_size->bytes);
 		break;
 	default:
 		log_warn("channel: unexpected message %d ignored", m->msg_case);

@@ -49,5 +49,8 @@ void vmm_channel_free(struct vmm *vmm);
 int vmm_channel_send_event(struct vmm *vmm, enum vmm_event_state state, const char *reason,
 			   int exit_code);
 
+/* virtio-mem's plugged and requested bytes changed (no-op without a channel). */
+int vmm_channel_send_memory_state(struct vmm *vmm, uint64_t plugged, uint64_t requested);
+
 /* Forward console bytes (debug mode only; dropped if the daemon is not reading). */
 void vmm_channel_send_console(struct vmm *vmm, const uint8_t *data, size_t len);

@@ -40,3 +40,4 @@ EXTRA_DIST += tests/integration/vmm-standalone.sh tests/integration/vmm-channel.
 	tests/integration/vmm-guest.S
 
 include $(top_srcdir)/vmm/devices.mk
+include $(top_srcdir)/vmm/mem.mk

@@ -12,6 +12,7 @@
 #include "vmm/sandbox.h"
 #include "vmm/serial.h"
 #include "vmm/vcpu.h"
+#include "vmm/virtio_mem.h"
 #include "vmm/virtio_mmio.h"
 #include "vmm/vmm.h"
 
@@ -59,6 +60,7 @@ static void usage(FILE *f)
 		   "[--cmdline S])\n"
 		   "                   --memory-mib M --cpus C[,C...] [--cid N] [--debug]\n"
 		   "                   [--runtime-dir D] [--console FILE]\n"
+		   "                   [--max-memory-mib M [--resize-after-ms T:MiB]...]\n"
 		   "                   [--sandbox-uid U --sandbox-gid G] [--verbose]\n");
 }
 
@@ -98,6 +100,8 @@ static int parse_args(int argc, char **argv, struct options *o, struct vmm_confi
 		O_SGID,
 		O_VERBOSE,
 		O_FORBIDDEN,
+		O_MAX_MEMORY,
+		O_RESIZE_AFTER,
 		O_HELP
 	};
 	static const struct option opts[] = {
@@ -117,6 +121,8 @@ static int parse_args(int argc, char **argv, struct options *o, struct vmm_confi
 	    {"sandbox-gid", required_argument, NULL, O_SGID},
 	    {"verbose", no_argument, NULL, O_VERBOSE},
 	    {"test-forbidden-syscall", no_argument, NULL, O_FORBIDDEN},
+	    {"max-memory-mib", required_argument, NULL, O_MAX_MEMORY},
+	    {"resize-after-ms", required_argument, NULL, O_RESIZE_AFTER},
 	    {"help", no_argument, NULL, O_HELP},
 	    {0},
 	};
@@ -192,6 +198,15 @@ static int parse_args(int argc, char **argv, struct options *o, struct vmm_confi
 			break;
 		case O_FORBIDDEN:
 			o->test_forbidden_syscall = true;
+			break;
+		case O_MAX_MEMORY:
+			if (util_parse_u64(optarg, VMM_MEMORY_MAX >> 20, &v) < 0)
+				goto bad;
+			cfg->max_memory_bytes = v << 20;
+			break;
+		case O_RESIZE_AFTER: /* test hook: T:MiB, repeatable */
+			if (virtio_mem_test_resize_add(optarg) < 0)
+				goto bad;
 			break;
 		case O_HELP:
 			usage(stdout);

@@ -285,6 +285,7 @@ int sandbox_seccomp_event(void)
 	    SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime),
 	    SCMP_SYS(eventfd2),	       SCMP_SYS(unlink),
 	    SCMP_SYS(unlinkat),
+	    SCMP_SYS(fallocate), /* virtio-mem: back plugged blocks, punch unplugged ones */
 	};
 	scmp_filter_ctx ctx;
 	int r;

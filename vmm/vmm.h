@@ -32,6 +32,7 @@ struct vmm_config {
 	char enclave_name[128];
 	uint64_t cid;	       /* the guest's vsock CID */
 	uint64_t memory_bytes; /* guest RAM */
+	uint64_t max_memory_bytes; /* > memory_bytes: virtio-mem hotplug region (vmm/virtio_mem.h) */
 	unsigned nr_vcpus;
 	int vcpu_cpus[VMM_MAX_VCPUS]; /* host CPU each vCPU thread is pinned to, -1 = unpinned */
 	bool debug;		      /* console output allowed to leave the VMM */
@@ -57,6 +58,8 @@ struct vmm {
 	char exit_reason[256];
 	unsigned nr_virtio;		   /* virtio-mmio slots in use */
 	struct virtio_mmio_dev *virtio[8]; /* by slot, see vmm/virtio_mmio.h */
+	/* Set by the virtio-mem device when present: SetRequestedSize from enclaved. */
+	int (*mem_set_requested)(struct vmm *vmm, uint64_t bytes);
 };
 
 /* Device init functions, collected at link time: every object that uses VMM_DEVICE_INIT adds
