@@ -27,3 +27,7 @@ TESTS += tests/unit/test-nsmdev
 tests_unit_test_nsmdev_SOURCES = tests/unit/test-nsmdev.c
 tests_unit_test_nsmdev_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_nsmdev_LDADD = $(DEVICES_TEST_LIBS)
+
+# vsock end to end with the sample enclave (tests/integration/vsock-*.sh; vsock-lib.sh is sourced)
+TESTS += tests/integration/vsock-echo.sh
+EXTRA_DIST += tests/integration/vsock-echo.sh tests/integration/vsock-lib.sh

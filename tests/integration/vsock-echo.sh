@@ -1,0 +1,86 @@
+#!/bin/bash
+# Host->enclave vsock end to end: enclave-vmm --standalone boots the sample enclave; clients
+# speak the Firecracker bridge (CONNECT <port>) on vsock.sock. Echo on port 5000 of 1 byte,
+# 1 MiB and 64 connections at once, every byte checked; hostile host clients (silent, garbage
+# CONNECT line, vanishing mid-stream) each lose only their own connection; CONNECT to a port
+# nobody listens on closes the host socket.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/vsock-lib.sh"
+vsock_need_tools
+vsock_start_vmm
+
+python3 - "$RUN/vsock.sock" <<PY
+$VSOCK_PY_HELPERS
+path = sys.argv[1]
+
+echo_roundtrip(path, b"\x5a")
+print("echo: 1 byte ok")
+echo_roundtrip(path, os.urandom(1 << 20))
+print("echo: 1 MiB ok")
+
+# 64 connections open at once, each with its own bytes, written before any is read back
+conns = [bridge_connect(path, 5000) for _ in range(64)]
+want = [os.urandom(1000 + 97 * i) for i in range(64)]
+for c, w in zip(conns, want):
+    c.sendall(w)
+for i, (c, w) in enumerate(zip(conns, want)):
+    if recv_exact(c, len(w)) != w:
+        raise SystemExit(f"FAIL: connection {i} of 64 got other bytes")
+for c in conns:
+    c.shutdown(socket.SHUT_WR)
+for i, c in enumerate(conns):
+    expect_eof(c, f"connection {i} of 64")
+    c.close()
+print("echo: 64 concurrent connections ok")
+
+# A silent client: the bridge keeps serving others meanwhile, then drops it.
+silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+silent.connect(path)
+echo_roundtrip(path, b"while a client is silent")
+expect_eof(silent, "silent client")
+silent.close()
+echo_roundtrip(path, b"after a silent client")
+print("silent client: dropped, others unaffected")
+
+# Garbage CONNECT lines: not a number, a port beyond 32 bits, no keyword, binary junk,
+# an endless line without a newline.
+for junk in (b"CONNECT five\n", b"CONNECT 99999999999\n", b"HELLO 5000\n",
+             b"\x00\xff" * 8 + b"\n", b"CONNECT 5000" + b"0" * 4096):
+    g = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    g.connect(path)
+    try:
+        g.sendall(junk)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    expect_eof(g, f"garbage line {junk[:20]!r}")
+    g.close()
+    echo_roundtrip(path, b"after garbage " + junk[:8])
+print("garbage CONNECT lines: refused, others unaffected")
+
+# A client that vanishes mid-stream, with data in flight both ways and unread echo bytes.
+for _ in range(3):
+    v = bridge_connect(path, 5000)
+    v.sendall(os.urandom(200_000))
+    v.recv(1000)
+    v.close()
+    echo_roundtrip(path, os.urandom(100_000))
+# And one that shuts down only its read side, then vanishes.
+v = bridge_connect(path, 5000)
+v.shutdown(socket.SHUT_RD)
+v.sendall(os.urandom(50_000))
+v.close()
+echo_roundtrip(path, b"after a vanished client")
+print("vanishing clients: only their connections lost")
+
+# No guest listener: the host socket is closed without an OK.
+for port in (4999, 5006, 70000, 4294967295):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.sendall(b"CONNECT %d\n" % port)
+    expect_eof(s, f"CONNECT {port} (no listener)")
+    s.close()
+echo_roundtrip(path, b"still alive")
+print("refused ports: host socket closed")
+PY
+vsock_stop_vmm
+echo "PASS: vsock echo and hostile host clients"
