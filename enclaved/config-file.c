@@ -15,7 +15,7 @@ struct parse_state {
 	char *error; /* first problem found by the handler, without the file:line prefix */
 };
 
-static const char *const known_sections[] = {"daemon", "pool", "attestation"};
+static const char *const known_sections[] = {"daemon", "pool", "attestation", "vmm"};
 
 int config_parse_log_level(const char *s, enum log_level *out)
 {
@@ -73,6 +73,7 @@ void config_free(struct enclaved_config *cfg)
 	}
 	free(cfg->entries);
 	free(cfg->group);
+	free(cfg->vmm_user);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -180,6 +181,23 @@ static int handle_pool_key(struct parse_state *st, const char *key, const char *
 	return 1;
 }
 
+/* [vmm] user: the account every enclave-vmm runs as once sandboxed (looked up at start). */
+static int handle_vmm_key(struct parse_state *st, const char *key, const char *value)
+{
+	char *dup;
+
+	if (strcmp(key, "user") != 0)
+		return state_fail(st, "unknown key '%s' in [vmm] (known: user)", key);
+	if (!group_name_valid(value))
+		return state_fail(st, "[vmm] user: invalid user name '%s'", value);
+	dup = strdup(value);
+	if (!dup)
+		return state_fail(st, "out of memory");
+	free(st->cfg->vmm_user);
+	st->cfg->vmm_user = dup;
+	return 1;
+}
+
 /* Checked here, applied by attestation_init from the kept entries. */
 static int handle_attestation_key(struct parse_state *st, const char *key, const char *value)
 {
@@ -207,6 +225,8 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
 		return handle_pool_key(st, name, value);
 	if (strcmp(section, "attestation") == 0)
 		return handle_attestation_key(st, name, value);
+	if (strcmp(section, "vmm") == 0)
+		return handle_vmm_key(st, name, value);
 	return state_fail(st, "unknown section [%s]", section);
 }
 
@@ -243,7 +263,8 @@ static int prescan(const char *text, unsigned *bad_line, char **error)
 				int n = close ? (int)(close - s - 1) : (int)(end - s);
 				*bad_line = line;
 				return asprintf(error,
-						"unknown section [%.*s] (known: [daemon], [pool], [attestation])",
+						"unknown section [%.*s] (known: [daemon], [pool], "
+						"[attestation], [vmm])",
 						n, close ? s + 1 : s) < 0
 					   ? -ENOMEM
 					   : -EINVAL;

@@ -7,6 +7,9 @@
  *   [pool]
  *   ...                    # handed key by key to pool_config_set() (enclaved/pool.h)
  *
+ *   [vmm]
+ *   user = enclave-vmm     # sandbox account of every VMM (missing: nobody, with a warning)
+ *
  * Unknown sections and keys are errors naming file:line. Every entry is also kept as text so
  * that a reload can report exactly what changed. */
 #pragma once
@@ -18,7 +21,8 @@
 
 #include "enclaved/config-pool.h"
 
-#define CONFIG_DEFAULT_GROUP "enclave"
+#define CONFIG_DEFAULT_GROUP	"enclave"
+#define CONFIG_DEFAULT_VMM_USER "enclave-vmm"
 /* A config file is a few lines; anything larger is a mistake, not a config. */
 #define CONFIG_FILE_MAX (64u * 1024)
 /* inih's line buffer: longer lines would be split silently, so they are refused. */
@@ -34,6 +38,7 @@ struct enclaved_config {
 	char *group;
 	enum log_level log_level;
 	struct pool_config pool;
+	char *vmm_user; /* [vmm] user; NULL: CONFIG_DEFAULT_VMM_USER */
 
 	struct config_entry *entries; /* in file order */
 	size_t n_entries;

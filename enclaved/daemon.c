@@ -5,6 +5,7 @@
 
 #include "enclaved/api.h"
 #include "enclaved/attestation.h"
+#include "enclaved/enclave.h"
 #include "enclaved/enclaved.h"
 
 #include "common/log.h"
@@ -328,6 +329,9 @@ int enclaved_start(struct enclaved *d)
 	r = signals_setup(d);
 	if (r < 0)
 		return r;
+	r = enclaved_enclaves_start(d);
+	if (r < 0)
+		return r;
 	r = watchdog_setup(d);
 	if (r < 0)
 		return r;
@@ -354,6 +358,8 @@ void enclaved_stop(struct enclaved *d)
 {
 	struct event *events[] = {d->sig_term, d->sig_int, d->sig_hup, d->watchdog_timer};
 
+	if (d->base)
+		enclaved_enclaves_stop(d);
 	for (size_t i = 0; i < UTIL_ARRAY_SIZE(events); i++) {
 		if (events[i])
 			event_free(events[i]);

@@ -25,13 +25,19 @@ struct enclaved_options {
 	const char *runtime_dir; /* per-boot: VMM sockets, vsock bridges */
 	bool foreground;
 	bool verbose;
-	bool config_is_default; /* a missing default config file means "all defaults" */
+	bool config_is_default;	 /* a missing default config file means "all defaults" */
+	const char *vmm_path;	 /* enclave-vmm: --vmm, $ENCLAVED_VMM, else libexecdir's */
+	const char *cgroup_root; /* --cgroup-root: NULL probes, "none" pins only */
 };
 
-/* Placeholder for the enclave registry (issue: lifecycle). Handlers count through it so that
- * Health and STATUS= stay right when it fills up. */
+/* The enclave registry (enclaved/enclave.h): newest first. n_enclaves counts every entry,
+ * finished ones included, for Health and STATUS=. */
+struct enclave;
 struct enclaved_registry {
+	struct enclave *head;
 	size_t n_enclaves;
+	uint64_t next_generation;
+	char host_id[32]; /* i-<16 hex> from the DMI asset tag, else i-0000000000000000 */
 };
 
 struct enclaved {
@@ -53,6 +59,11 @@ struct enclaved {
 	int exit_code;
 
 	struct enclaved_registry registry;
+	struct pool *pool; /* NULL when the [pool] could not be set up (then Run refuses) */
+	char *pool_error;  /* why not */
+	uid_t sandbox_uid; /* [vmm] user, else nobody */
+	gid_t sandbox_gid;
+	struct event *sig_chld;
 
 	/* PKI and machine id (enclaved/attestation.h); NULL until attestation_init. */
 	struct attestation *attestation;

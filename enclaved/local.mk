@@ -7,11 +7,14 @@ enclaved_libenclaved_a_SOURCES = \
 	enclaved/config-file.c enclaved/config-file.h enclaved/config-pool.h \
 	enclaved/authz.c enclaved/authz.h \
 	enclaved/api.c enclaved/api.h enclaved/api_system.c enclaved/api_enclaves.c \
-	enclaved/api_pool.c enclaved/api_images.c
+	enclaved/api_pool.c enclaved/api_images.c \
+	enclaved/enclave.c enclaved/enclave.h enclaved/daemon-enclaves.c enclaved/vmm_process.c enclaved/vmm_process.h \
+	enclaved/nsm_forward.c enclaved/nsm_forward.h enclaved/api_enclaves.h \
+	enclaved/api_run.c enclaved/api_query.c enclaved/api_terminate.c enclaved/api_console.c
 enclaved_libenclaved_a_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(SYSTEMD_CFLAGS) $(INIH_CFLAGS)
 # Generated headers, so that building a single target works without `make all` first.
-$(enclaved_libenclaved_a_OBJECTS): proto/enclaved.pb-c.h enclaved/git-describe.h
+$(enclaved_libenclaved_a_OBJECTS): proto/enclaved.pb-c.h proto/vmm.pb-c.h enclaved/git-describe.h
 
 sbin_PROGRAMS += enclaved/enclaved
 enclaved_enclaved_SOURCES = enclaved/main.c

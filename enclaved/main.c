@@ -18,30 +18,36 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: enclaved [OPTIONS]\n"
-		"The enclave daemon: carves enclave microVMs out of the host's CPUs and memory.\n\n"
-		"  -c, --config FILE       configuration (default %s)\n"
-		"  -s, --socket PATH       control socket (default %s)\n"
-		"      --state-dir DIR     persistent state (default %s)\n"
-		"      --runtime-dir DIR   per-boot state (default %s)\n"
-		"  -f, --foreground        do not fork into the background\n"
-		"  -v, --verbose           log debug messages\n"
-		"  -V, --version           print the version and exit\n"
-		"  -h, --help              this help\n\n"
-		"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration.\n",
-		DEFAULT_CONFIG, DEFAULT_SOCKET, DEFAULT_STATE_DIR, DEFAULT_RUNTIME_DIR);
+	fprintf(
+	    out,
+	    "Usage: enclaved [OPTIONS]\n"
+	    "The enclave daemon: carves enclave microVMs out of the host's CPUs and memory.\n\n"
+	    "  -c, --config FILE       configuration (default %s)\n"
+	    "  -s, --socket PATH       control socket (default %s)\n"
+	    "      --state-dir DIR     persistent state (default %s)\n"
+	    "      --runtime-dir DIR   per-boot state (default %s)\n"
+	    "      --vmm PATH          enclave-vmm binary (default $ENCLAVED_VMM, else %s)\n"
+	    "      --cgroup-root DIR   cpuset cgroup hierarchy; 'none' pins only (default: probe)\n"
+	    "  -f, --foreground        do not fork into the background\n"
+	    "  -v, --verbose           log debug messages\n"
+	    "  -V, --version           print the version and exit\n"
+	    "  -h, --help              this help\n\n"
+	    "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration.\n",
+	    DEFAULT_CONFIG, DEFAULT_SOCKET, DEFAULT_STATE_DIR, DEFAULT_RUNTIME_DIR,
+	    LIBEXECDIR "/enclave-vmm");
 }
 
 /* Returns 0 to go on, 1 to exit 0 (help, version), or -EINVAL. */
 static int parse_options(int argc, char **argv, struct enclaved_options *o)
 {
-	enum { OPT_STATE_DIR = 256, OPT_RUNTIME_DIR };
+	enum { OPT_STATE_DIR = 256, OPT_RUNTIME_DIR, OPT_VMM, OPT_CGROUP_ROOT };
 	static const struct option options[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"socket", required_argument, NULL, 's'},
 	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
 	    {"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
+	    {"vmm", required_argument, NULL, OPT_VMM},
+	    {"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"version", no_argument, NULL, 'V'},
@@ -71,6 +77,12 @@ static int parse_options(int argc, char **argv, struct enclaved_options *o)
 			break;
 		case OPT_RUNTIME_DIR:
 			o->runtime_dir = optarg;
+			break;
+		case OPT_VMM:
+			o->vmm_path = optarg;
+			break;
+		case OPT_CGROUP_ROOT:
+			o->cgroup_root = optarg;
 			break;
 		case 'f':
 			o->foreground = true;

@@ -188,6 +188,7 @@ void pool_config_init(struct pool_config *cfg)
 	cfg->hugepages = POOL_HUGEPAGES_AUTO;
 	cfg->exclude_cpu0 = true;
 	cfg->min_enclave_mib = 64;
+	cfg->cpu_oversubscribe = 1;
 }
 
 const char *pool_hugepages_to_string(enum pool_hugepages h)
@@ -276,6 +277,13 @@ int pool_config_set(struct pool_config *cfg, const char *key, const char *value,
 		return parse_number(key, value, 2, UINT64_C(1) << 30, &cfg->memory_mib, error);
 	if (strcmp(key, "min_enclave_mib") == 0)
 		return parse_number(key, value, 2, UINT64_C(1) << 30, &cfg->min_enclave_mib, error);
+	if (strcmp(key, "cpu_oversubscribe") == 0) {
+		r = parse_number(key, value, 1, POOL_MAX_SHARE, &v, error);
+		if (r < 0)
+			return r;
+		cfg->cpu_oversubscribe = (unsigned)v;
+		return 0;
+	}
 	if (strcmp(key, "exclude_cpu0") == 0)
 		return parse_bool(key, value, &cfg->exclude_cpu0, error);
 	if (strcmp(key, "hugepages") == 0) {

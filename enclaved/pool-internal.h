@@ -119,7 +119,9 @@ struct pool {
 	struct pool_topology *topo;
 	struct pool_state st;
 	struct pool_cgroup cg;
-	struct pool_cpuset used;
+	struct pool_cpuset used; /* CPUs held by at least one lease */
+	unsigned oversubscribe;	 /* leases that may share one CPU */
+	uint8_t cpu_users[POOL_MAX_CPUS];
 	uint64_t used_mib;
 	struct pool_lease *leases;
 	size_t n_leases;

@@ -53,11 +53,15 @@ static const char *holder_of(struct pool *p, unsigned cpu)
 
 static void account(struct pool *p, struct pool_lease *l, bool add)
 {
-	for (size_t i = 0; i < UTIL_ARRAY_SIZE(l->cpus.bits); i++) {
+	for (int c = pool_cpuset_next(&l->cpus, 0); c >= 0; c = pool_cpuset_next(&l->cpus, c + 1)) {
 		if (add)
-			p->used.bits[i] |= l->cpus.bits[i];
+			p->cpu_users[c]++;
+		else if (p->cpu_users[c] > 0)
+			p->cpu_users[c]--;
+		if (p->cpu_users[c])
+			pool_cpuset_add(&p->used, (unsigned)c);
 		else
-			p->used.bits[i] &= ~l->cpus.bits[i];
+			pool_cpuset_del(&p->used, (unsigned)c);
 	}
 	if (add) {
 		p->used_mib += l->memory_mib;
@@ -96,7 +100,7 @@ static int reserve(struct pool *p, struct pool_lease *l, unsigned cpu_count,
 				return pool_fail(error, -EINVAL, "CPU %d is not in the pool (%s)",
 						 c, list ? list : "?");
 			}
-			if (pool_cpuset_has(&p->used, (unsigned)c))
+			if (p->cpu_users[c] >= p->oversubscribe)
 				return pool_fail(error, -EBUSY, "CPU %d is held by enclave '%s'", c,
 						 holder_of(p, (unsigned)c));
 		}
@@ -105,9 +109,17 @@ static int reserve(struct pool *p, struct pool_lease *l, unsigned cpu_count,
 			return r;
 		l->cpus = *cpus;
 	} else {
-		for (size_t i = 0; i < UTIL_ARRAY_SIZE(avail.bits); i++)
-			avail.bits[i] = p->st.cpus.bits[i] & ~p->used.bits[i];
-		if (pool_topology_take(p->topo, cpu_count, &avail, &l->cpus) < 0)
+		/* Least shared CPUs first: with oversubscription, spread enclaves evenly. */
+		r = -ENOSPC;
+		for (unsigned level = 0; r < 0 && level < p->oversubscribe; level++) {
+			pool_cpuset_zero(&avail);
+			for (int c = pool_cpuset_next(&p->st.cpus, 0); c >= 0;
+			     c = pool_cpuset_next(&p->st.cpus, c + 1))
+				if (p->cpu_users[c] <= level)
+					pool_cpuset_add(&avail, (unsigned)c);
+			r = pool_topology_take(p->topo, cpu_count, &avail, &l->cpus);
+		}
+		if (r < 0)
 			return pool_fail(
 			    error, -ENOSPC,
 			    "not enough free CPUs: asked for %u (whole cores), %u of %u "

@@ -183,6 +183,7 @@ int pool_describe(struct pool *pool, struct pool_description *out)
 	d.isolation = pool->cg.version ? POOL_ISOLATION_CGROUP : POOL_ISOLATION_PINNING;
 	snprintf(d.isolation_note, sizeof(d.isolation_note), "%s", pool->cg.note);
 	d.memory_locked_by_vmm = pool->st.page_kib == PAGE_4K_KIB;
+	d.cpu_oversubscribe = pool->oversubscribe;
 	if (pool->n_leases) {
 		d.leases = calloc(pool->n_leases, sizeof(*d.leases));
 		if (!d.leases)

@@ -160,6 +160,7 @@ int pool_new(const struct pool_config *cfg, const struct pool_options *opts, str
 		goto fail;
 	}
 	p->plain_memfd = opts->plain_memfd;
+	p->oversubscribe = cfg->cpu_oversubscribe ? cfg->cpu_oversubscribe : 1;
 	p->huge.sysfs_root = p->sysfs_root;
 	p->huge.after_write = opts->after_hugepage_write;
 	p->huge.userdata = opts->hook_userdata;

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #define POOL_MAX_CPUS  1024
+#define POOL_MAX_SHARE 64 /* cpu_oversubscribe ceiling */
 #define POOL_OWNER_MAX 64 /* owner (enclave id) length, without the NUL */
 
 /* ---- CPU sets ---------------------------------------------------------------------------- */
@@ -53,13 +54,18 @@ struct pool_config {
 	enum pool_hugepages hugepages;
 	bool exclude_cpu0;	  /* default yes */
 	uint64_t min_enclave_mib; /* default 64 */
+	/* Enclaves that may share one pool CPU. 1 (default) is Nitro's rule: a CPU belongs to one
+	 * enclave. More weakens isolation (enclaves see each other's timing) and is meant for
+	 * development and test hosts with few CPUs. */
+	unsigned cpu_oversubscribe;
 };
 
 /* Defaults: cpu_count 2, memory_mib 512 (as Nitro's allocator), hugepages auto,
- * exclude_cpu0 yes, min_enclave_mib 64. */
+ * exclude_cpu0 yes, min_enclave_mib 64, cpu_oversubscribe 1. */
 void pool_config_init(struct pool_config *cfg);
 /* One key of [pool]: cpu_pool, cpu_count, memory_mib, hugepages, exclude_cpu0,
- * min_enclave_mib. cpu_pool and cpu_count exclude each other. -EINVAL on a bad key or value. */
+ * min_enclave_mib, cpu_oversubscribe (1..64). cpu_pool and cpu_count exclude each other. -EINVAL on
+ * a bad key or value. */
 int pool_config_set(struct pool_config *cfg, const char *key, const char *value, char **error);
 const char *pool_hugepages_to_string(enum pool_hugepages h);
 
@@ -144,8 +150,9 @@ struct pool_description {
 	int numa_node;		       /* -1 when the pool has no CPUs */
 	uint64_t min_enclave_mib;
 	enum pool_isolation isolation;
-	char isolation_note[256];  /* why pinning, or which cgroup */
-	bool memory_locked_by_vmm; /* ordinary memory: mlock is done by each VMM */
+	char isolation_note[256];   /* why pinning, or which cgroup */
+	bool memory_locked_by_vmm;  /* ordinary memory: mlock is done by each VMM */
+	unsigned cpu_oversubscribe; /* enclaves per pool CPU (1: exclusive) */
 	size_t n_leases;
 	struct pool_lease_info *leases;
 };

@@ -40,7 +40,10 @@ need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 }
 
-# Write a config and start the daemon in the background; wait until it answers.
+# Write a config and start the daemon in the background; wait until it answers. The pool
+# shares its CPU among up to 32 enclaves (a 2-core host) and pins only, without cgroups, so
+# that tests running side by side do not fight over /sys/fs/cgroup/enclaved;
+# ENCLAVED_CGROUP_ROOT overrides that.
 start_daemon() {
 	mkdir -p "$TEST_DIR/state" "$TEST_DIR/run"
 	[ -f "$TEST_DIR/enclaved.conf" ] || cat >"$TEST_DIR/enclaved.conf" <<CONF
@@ -50,9 +53,11 @@ memory_mib = 256
 hugepages = none
 exclude_cpu0 = no
 min_enclave_mib = 4
+cpu_oversubscribe = 32
 CONF
 	"$ENCLAVED" --config "$TEST_DIR/enclaved.conf" --socket "$ENCLAVED_SOCKET" \
 		--state-dir "$TEST_DIR/state" --runtime-dir "$TEST_DIR/run" --foreground \
+		--vmm "$ENCLAVE_VMM" --cgroup-root "${ENCLAVED_CGROUP_ROOT:-none}" \
 		"$@" >>"$TEST_DIR/enclaved.log" 2>&1 &
 	DAEMON_PID=$!
 	for _ in $(seq 100); do

@@ -1,0 +1,321 @@
+/* Enclaves.Run: validate, lease, spawn the VMM; the reply waits for the boot heartbeat
+ * (nitro-cli semantics) or its deadline. */
+#include "config.h"
+
+#include "enclaved/api_enclaves.h"
+
+#include "enclaved/enclave.h"
+#include "enclaved/nsm_forward.h"
+#include "enclaved/vmm_process.h"
+
+#include "common/log.h"
+#include "common/util.h"
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define EIF_PATH_MAX 4096
+
+struct run_error {
+	int code;
+	char msg[512];
+};
+
+static int run_fail(struct run_error *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int run_fail(struct run_error *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->code = code;
+	return -1;
+}
+
+/* The daemon runs as root: a member may only start images they could read themselves. */
+static bool caller_may_read(const struct stat *st, const struct api_caller *caller)
+{
+	if (caller->role == AUTHZ_ROLE_ROOT)
+		return true;
+	if (st->st_uid == caller->peer.uid)
+		return st->st_mode & S_IRUSR;
+	if (st->st_gid == caller->peer.gid)
+		return st->st_mode & S_IRGRP;
+	return st->st_mode & S_IROTH;
+}
+
+static int open_image(struct enclave *e, const char *path, const struct api_caller *caller,
+		      int *fd_out, uint64_t *size_out, struct run_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	struct eif_file eif;
+	struct stat st;
+	bool crc_ok = false;
+	int r;
+
+	if (!path[0])
+		return run_fail(err, RPC_INVALID_ARGUMENT, "eif_path is required");
+	if (path[0] != '/' || strlen(path) >= EIF_PATH_MAX)
+		return run_fail(err, RPC_INVALID_ARGUMENT,
+				"eif_path '%.200s': must be an absolute path below %d bytes", path,
+				EIF_PATH_MAX);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return run_fail(err, errno == ENOENT ? RPC_NOT_FOUND : RPC_INVALID_ARGUMENT,
+				"eif_path '%.200s': %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return run_fail(err, RPC_INVALID_ARGUMENT, "eif_path '%.200s': not a regular file",
+				path);
+	if (!caller_may_read(&st, caller))
+		return run_fail(err, RPC_PERMISSION_DENIED,
+				"eif_path '%.200s': uid %u may not read it", path,
+				(unsigned)caller->peer.uid);
+	r = eif_open_fd(&eif, fd);
+	if (r >= 0)
+		r = eif_measure(&eif, &e->measurements, &crc_ok);
+	if (r < 0 || !crc_ok) {
+		run_fail(err, RPC_INVALID_ARGUMENT, "eif_path '%.200s': not a valid EIF: %s", path,
+			 r < 0 ? (eif.error[0] ? eif.error : strerror(-r))
+			       : "the CRC32 over the file does not match the header's");
+		eif_close(&eif);
+		return -1;
+	}
+	eif_close(&eif);
+	*size_out = (uint64_t)st.st_size;
+	*fd_out = util_steal_fd(&fd);
+	return 0;
+}
+
+static bool name_taken(struct enclaved *d, const char *name)
+{
+	for (struct enclave *o = d->registry.head; o; o = o->next)
+		if (enclave_is_alive(o) && strcmp(o->name, name) == 0)
+			return true;
+	return false;
+}
+
+static int pick_name(struct enclaved *d, struct enclave *e, const char *given, const char *path,
+		     struct run_error *err)
+{
+	char base[ENCLAVE_NAME_MAX - 8];
+	_cleanup_free_ char *copy = NULL;
+	char *dot;
+
+	if (given && given[0]) {
+		if (strlen(given) >= ENCLAVE_NAME_MAX)
+			return run_fail(err, RPC_INVALID_ARGUMENT,
+					"enclave_name: longer than %d bytes", ENCLAVE_NAME_MAX - 1);
+		for (const char *p = given; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/')
+				return run_fail(err, RPC_INVALID_ARGUMENT,
+						"enclave_name: control character or '/' at offset "
+						"%zu",
+						(size_t)(p - given));
+		if (name_taken(d, given))
+			return run_fail(err, RPC_ALREADY_EXISTS,
+					"enclave_name '%s' is used by a running enclave", given);
+		snprintf(e->name, sizeof(e->name), "%s", given);
+		return 0;
+	}
+	/* Default: the image's file name without .eif, made unique with -2, -3, ... */
+	copy = strdup(path);
+	if (!copy)
+		return run_fail(err, RPC_INTERNAL, "out of memory");
+	snprintf(base, sizeof(base), "%s", basename(copy));
+	dot = strrchr(base, '.');
+	if (dot && dot != base && strcmp(dot, ".eif") == 0)
+		*dot = '\0';
+	snprintf(e->name, sizeof(e->name), "%s", base);
+	for (unsigned n = 2; name_taken(d, e->name); n++)
+		snprintf(e->name, sizeof(e->name), "%s-%u", base, n);
+	return 0;
+}
+
+static int validate_and_lease(struct enclaved *d, struct enclave *e,
+			      const Enclaved__V1__RunEnclaveRequest *req, uint64_t eif_size,
+			      struct run_error *err)
+{
+	struct pool_cpuset cpus;
+	_cleanup_free_ char *why = NULL;
+	uint64_t need = enclave_required_mib(eif_size);
+	int r;
+
+	if ((req->cpu_count == 0) == (req->n_cpu_ids == 0))
+		return run_fail(err, RPC_INVALID_ARGUMENT,
+				"give exactly one of cpu_count and cpu_ids");
+	if (req->memory_mib == 0 || req->memory_mib % 2)
+		return run_fail(err, RPC_INVALID_ARGUMENT,
+				"memory_mib = %" PRIu64 ": must be a positive multiple of 2",
+				req->memory_mib);
+	if (req->memory_mib < need)
+		return run_fail(err, RPC_INVALID_ARGUMENT,
+				"memory_mib = %" PRIu64 ": the image (%" PRIu64
+				" bytes) needs at least %" PRIu64 " MiB",
+				req->memory_mib, eif_size, need);
+	if (req->max_memory_mib && req->max_memory_mib != req->memory_mib)
+		return run_fail(err, RPC_UNIMPLEMENTED,
+				"max_memory_mib: memory hot resize is not implemented");
+	pool_cpuset_zero(&cpus);
+	for (size_t i = 0; i < req->n_cpu_ids; i++) {
+		if (req->cpu_ids[i] >= POOL_MAX_CPUS || pool_cpuset_has(&cpus, req->cpu_ids[i]))
+			return run_fail(err, RPC_INVALID_ARGUMENT,
+					"cpu_ids[%zu] = %u: out of range or repeated", i,
+					req->cpu_ids[i]);
+		pool_cpuset_add(&cpus, req->cpu_ids[i]);
+	}
+	r = enclave_pick_cid(d, req->enclave_cid, &e->cid);
+	if (r == -EINVAL)
+		return run_fail(err, RPC_INVALID_ARGUMENT,
+				"enclave_cid = %" PRIu64 ": reserved (0 picks one; 1-3 and "
+				"4294967295 and above are not enclave CIDs)",
+				req->enclave_cid);
+	if (r == -EEXIST)
+		return run_fail(err, RPC_ALREADY_EXISTS,
+				"enclave_cid = %" PRIu64 ": used by a running enclave",
+				req->enclave_cid);
+	if (r < 0)
+		return run_fail(err, RPC_RESOURCE_EXHAUSTED, "no free CID");
+	if (!d->pool)
+		return run_fail(err, RPC_UNAVAILABLE, "the pool is not set up: %s",
+				d->pool_error ? d->pool_error : "unknown error");
+	r = pool_alloc(d->pool, e->id, req->cpu_count, req->n_cpu_ids ? &cpus : NULL,
+		       req->memory_mib, &e->lease, &why);
+	if (r < 0)
+		return run_fail(err,
+				r == -EINVAL   ? RPC_INVALID_ARGUMENT
+				: r == -EEXIST ? RPC_ALREADY_EXISTS
+					       : RPC_RESOURCE_EXHAUSTED,
+				"pool: %s", why ? why : strerror(-r));
+	pool_lease_cpus(e->lease, &cpus);
+	e->n_cpus = 0;
+	for (int c = pool_cpuset_next(&cpus, 0); c >= 0; c = pool_cpuset_next(&cpus, c + 1))
+		e->cpu_ids[e->n_cpus++] = (uint32_t)c;
+	e->memory_mib = req->memory_mib;
+	return 0;
+}
+
+/* <runtime>/enclaves/<id>: owner:sandbox-group, setgid 02770 (see README: vsock access). */
+static int make_runtime_dir(struct enclaved *d, struct enclave *e, struct run_error *err)
+{
+	char parent[4096];
+
+	snprintf(parent, sizeof(parent), "%s/enclaves", d->opts.runtime_dir);
+	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+		return run_fail(err, RPC_INTERNAL, "cannot create %s: %s", parent, strerror(errno));
+	if ((size_t)snprintf(e->runtime_dir, sizeof(e->runtime_dir), "%s/%s", parent, e->id) >=
+	    sizeof(e->runtime_dir))
+		return run_fail(err, RPC_INTERNAL, "runtime directory path too long");
+	if (mkdir(e->runtime_dir, 0700) < 0 ||
+	    chown(e->runtime_dir, e->owner_uid, d->sandbox_gid) < 0 ||
+	    chmod(e->runtime_dir, 02770) < 0)
+		return run_fail(err, RPC_INTERNAL, "cannot set up %s: %s", e->runtime_dir,
+				strerror(errno));
+	return 0;
+}
+
+static void on_heartbeat_timer(evutil_socket_t fd, short what, void *userdata)
+{
+	enclave_on_heartbeat_timeout(userdata);
+}
+
+static void abandon(struct enclave *e)
+{
+	int status;
+
+	if (e->pid > 0) {
+		(void)kill(e->pid, SIGKILL);
+		(void)waitpid(e->pid, &status, 0);
+		e->pid = 0;
+	}
+	if (e->runtime_dir[0]) {
+		char sock[4200];
+		snprintf(sock, sizeof(sock), "%s/vsock.sock", e->runtime_dir);
+		(void)unlink(sock);
+		(void)rmdir(e->runtime_dir);
+	}
+	enclave_free(e);
+}
+
+void api_enclaves_run(struct enclaved *d, struct rpc_call *call, const struct api_caller *caller,
+		      const struct api_method *method, const uint8_t *payload, size_t len)
+{
+	Enclaved__V1__RunEnclaveRequest *req = (Enclaved__V1__RunEnclaveRequest *)api_unpack(
+	    call, &enclaved__v1__run_enclave_request__descriptor, payload, len);
+	struct run_error err = {0};
+	struct enclave *e = NULL;
+	_cleanup_close_ int eif_fd = -1;
+	_cleanup_free_ char *spawn_error = NULL;
+	uint64_t eif_size = 0;
+	struct timeval tv;
+	int r;
+
+	if (!req)
+		return;
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		rpc_call_fail(call, RPC_INTERNAL, "out of memory");
+		goto out;
+	}
+	e->daemon = d;
+	e->channel_fd = -1;
+	e->owner_uid = caller->peer.uid;
+	e->owner_gid = caller->peer.gid;
+	e->debug = req->debug_mode;
+	e->start_time_ns = util_now_realtime_ns();
+	e->state = ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_STARTING;
+	e->eif_path = strdup(req->eif_path ? req->eif_path : "");
+	if (!e->eif_path || enclave_make_id(d, e->id, sizeof(e->id)) < 0) {
+		run_fail(&err, RPC_INTERNAL, "out of memory or randomness");
+		goto fail;
+	}
+	if (open_image(e, e->eif_path, caller, &eif_fd, &eif_size, &err) < 0 ||
+	    pick_name(d, e, req->enclave_name, e->eif_path, &err) < 0 ||
+	    validate_and_lease(d, e, req, eif_size, &err) < 0 || make_runtime_dir(d, e, &err) < 0)
+		goto fail;
+	e->heartbeat_timeout_ms = req->heartbeat_timeout_ms
+				      ? req->heartbeat_timeout_ms
+				      : enclave_default_heartbeat_ms(eif_size, e->memory_mib);
+	r = nsm_forward_enclave_new(e);
+	if (r < 0) {
+		run_fail(&err, RPC_INTERNAL, "cannot create the attestation identity: %s",
+			 strerror(-r));
+		goto fail;
+	}
+	e->generation = ++d->registry.next_generation;
+	r = vmm_process_spawn(e, eif_fd, &spawn_error);
+	if (r < 0) {
+		run_fail(&err, RPC_INTERNAL, "cannot start enclave-vmm: %s",
+			 spawn_error ? spawn_error : strerror(-r));
+		goto fail;
+	}
+	tv.tv_sec = e->heartbeat_timeout_ms / 1000;
+	tv.tv_usec = (e->heartbeat_timeout_ms % 1000) * 1000;
+	e->heartbeat_timer = evtimer_new(d->base, on_heartbeat_timer, e);
+	if (!e->heartbeat_timer || evtimer_add(e->heartbeat_timer, &tv) < 0) {
+		run_fail(&err, RPC_INTERNAL, "out of memory");
+		goto fail;
+	}
+	e->run_call = call;
+	enclave_add(d, e);
+	log_info("%s (%s): starting for uid %u: %u CPU(s), %" PRIu64 " MiB, CID %" PRIu64
+		 ", VMM %d, heartbeat within %u ms",
+		 e->id, e->name, (unsigned)e->owner_uid, e->n_cpus, e->memory_mib, e->cid,
+		 (int)e->pid, e->heartbeat_timeout_ms);
+	enclaved_notify_status(d);
+	goto out;
+fail:
+	log_info("Run refused for uid %u: %s: %s", (unsigned)caller->peer.uid,
+		 rpc_code_name(err.code), err.msg);
+	rpc_call_fail(call, err.code, "%s", err.msg);
+	if (e)
+		abandon(e);
+out:
+	enclaved__v1__run_enclave_request__free_unpacked(req, NULL);
+}
