@@ -8,8 +8,8 @@ GUEST_CFLAGS = -std=gnu11 -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 GUEST_LINK_FLAGS = -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-z,max-page-size=4096 \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
 GUEST_C = lib.c console.c exception.c cmdline.c virtio.c idle.c gcbor.c nsm.c vsock.c \
-	services.c main.c
-GUEST_H = arch.h cmdline.h console.h gcbor.h idle.h lib.h nsm.h services.h virtio.h vsock.h
+	services.c mem.c main.c
+GUEST_H = arch.h cmdline.h console.h gcbor.h idle.h lib.h nsm.h services.h virtio.h vsock.h mem.h
 GUEST_OBJS = guest/boot.o $(GUEST_C:%.c=guest/%.o)
 GUEST_DEPS = $(GUEST_H:%=$(top_srcdir)/guest/%) $(top_srcdir)/guest/local.mk
 

@@ -5,6 +5,7 @@
 #include "guest/console.h"
 #include "guest/idle.h"
 #include "guest/lib.h"
+#include "guest/mem.h"
 #include "guest/nsm.h"
 #include "guest/vsock.h"
 #include "guest/services.h"
@@ -91,6 +92,7 @@ static void serve(void)
 
 	for (;;) {
 		bool worked = vsock_poll();
+		worked |= mem_poll();
 		if (idle_step(&st, worked, false) != IDLE_SLEEP)
 			continue;
 		if (vsock_prepare_idle()) {
@@ -119,6 +121,9 @@ void main3(void)
 		con_puts("sample-enclave: no nsm device\n");
 	else if (nsm_init(nsm) < 0)
 		con_puts("sample-enclave: nsm device failed to start\n");
+	for (int i = 0; i < ndevs; i++)
+		if (devs[i].device_id == VIO_ID_MEM && mem_init(&devs[i]) < 0)
+			con_puts("sample-enclave: memory device failed to start\n");
 	if (vsock_init(vsock) < 0) {
 		con_puts("sample-enclave: vsock device failed to start\n");
 		arch_halt();

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 
 /* memory.c uses slots 0 and 1. */
@@ -105,6 +107,54 @@ static void test_resize(void *opaque)
 				 (unsigned long long)test_resizes[done].total_mib);
 		done++;
 	}
+}
+
+/* Standalone: SIGUSR1 makes the VMM read <runtime-dir>/mem-request (total MiB, boot + hotplug)
+ * and request that size, so tests can resize at moments of their choosing. */
+static void on_sigusr1(int fd, uint32_t events, void *opaque)
+{
+	struct vmm *vmm = opaque;
+	struct signalfd_siginfo si;
+	char path[sizeof(vmm->config.runtime_dir) + 16];
+	_cleanup_free_ char *text = NULL;
+	uint64_t mib;
+	size_t len;
+
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	snprintf(path, sizeof(path), "%s/mem-request", vmm->config.runtime_dir);
+	if (util_read_file(path, 32, &text, &len) < 0 || len == 0) {
+		log_warn("virtio-mem: SIGUSR1 but no readable %s", path);
+		return;
+	}
+	text[strcspn(text, "\n")] = '\0';
+	if (util_parse_u64(text, VMM_MEMORY_MAX >> 20, &mib) < 0 ||
+	    (mib << 20) < vmm->config.memory_bytes ||
+	    virtio_mem_vmm_set_requested(vmm, (mib << 20) - vmm->config.memory_bytes) < 0) {
+		log_warn("virtio-mem: %s: '%s' is not a total size in MiB in [boot, max]", path,
+			 text);
+		return;
+	}
+	log_info("virtio-mem: request of %llu MiB from %s", (unsigned long long)mib, path);
+}
+
+static int standalone_signal(struct vmm *vmm)
+{
+	sigset_t set;
+	int fd, r;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	/* Before any vCPU thread exists, so every thread inherits the mask. */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	r = vmm_event_add_fd(vmm->loop, fd, EPOLLIN, on_sigusr1, vmm);
+	if (r < 0)
+		close(fd);
+	return r;
 }
 
 static void mem_queue_notify(void *opaque, unsigned q)
@@ -235,6 +285,8 @@ static int mem_device_init(struct vmm *vmm)
 	log_debug("virtio-mem: %llu MiB at 0x%llx in %llu MiB blocks",
 		  (unsigned long long)(p.size >> 20), (unsigned long long)p.addr,
 		  (unsigned long long)(VIRTIO_MEM_BLOCK_SIZE >> 20));
+	if (!vmm->channel && vmm->config.runtime_dir[0] && (r = standalone_signal(vmm)) < 0)
+		return r;
 	if (nr_test_resizes) {
 		test_resize(vmm);
 		r = vmm_event_add_timer(vmm->loop, 10ULL * 1000 * 1000, 10ULL * 1000 * 1000,
