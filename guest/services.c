@@ -13,11 +13,15 @@
 #define PORT_NSM       5002
 #define PORT_SINK      5003
 #define PORT_SOURCE    5004
+#define PORT_DIALBACK  5005
 #define HEARTBEAT_BYTE 0xb7
 /* The sink consumes on arrival, so it can offer the peer a large window. */
 #define SINK_BUF_ALLOC (1u << 20)
 #define RESP_SLOTS     4
 #define PATTERN_LEN    4096
+#define DIAL_MAX       8 /* dial-back connections waiting for the host's answer */
+#define DIAL_OK	       0
+#define DIAL_FAILED    1
 
 static uint8_t resp_slots[RESP_SLOTS][NSM_RESPONSE_MAX];
 static bool slot_busy[RESP_SLOTS];
@@ -25,6 +29,13 @@ static uint8_t pattern[PATTERN_LEN + 256];
 static const uint8_t heartbeat_byte = HEARTBEAT_BYTE;
 static bool heartbeat_done;
 static bool transport_resetting;
+static const uint8_t dial_greeting[] = "enclave\n";
+
+/* A 5005 control connection waiting for the outcome of its outbound connection. Either side
+ * may go away first; svc_release clears its half. */
+static struct dial {
+	struct vsock_conn *ctl, *out;
+} dials[DIAL_MAX];
 
 int svc_accept(struct vsock_conn *c, uint32_t port)
 {
@@ -33,7 +44,7 @@ int svc_accept(struct vsock_conn *c, uint32_t port)
 		uint8_t svc;
 	} table[] = {
 	    {PORT_ECHO, SVC_ECHO}, {PORT_ATTEST, SVC_ATTEST}, {PORT_NSM, SVC_NSM},
-	    {PORT_SINK, SVC_SINK}, {PORT_SOURCE, SVC_SOURCE},
+	    {PORT_SINK, SVC_SINK}, {PORT_SOURCE, SVC_SOURCE}, {PORT_DIALBACK, SVC_DIALBACK},
 	};
 	for (size_t i = 0; i < LIB_ARRAY_SIZE(table); i++) {
 		if (table[i].port != port)
@@ -45,12 +56,64 @@ int svc_accept(struct vsock_conn *c, uint32_t port)
 	return -ECONNREFUSED;
 }
 
+static struct dial *dial_find(const struct vsock_conn *ctl, const struct vsock_conn *out)
+{
+	for (size_t i = 0; i < DIAL_MAX; i++) {
+		if ((ctl && dials[i].ctl == ctl) || (out && dials[i].out == out))
+			return &dials[i];
+	}
+	return NULL;
+}
+
+/* Answer the control connection with one status byte (sent by svc_pump). */
+static void dial_reply(struct vsock_conn *ctl, uint8_t status)
+{
+	ctl->prefix[0] = status;
+	ctl->prefix_len = 1;
+	ctl->prefix_off = 0;
+}
+
+/* The outbound connection of a dial-back is settled: tell its control connection. */
+static void dial_settle(struct vsock_conn *out, uint8_t status)
+{
+	struct dial *d = dial_find(NULL, out);
+
+	if (!d)
+		return;
+	if (d->ctl)
+		dial_reply(d->ctl, status);
+	d->ctl = d->out = NULL;
+}
+
+/* The host asked for a connection to CID 3 port `port`. */
+static void dial_start(struct vsock_conn *ctl, uint32_t port)
+{
+	struct dial *d = NULL;
+
+	for (size_t i = 0; !d && i < DIAL_MAX; i++) {
+		if (!dials[i].ctl && !dials[i].out)
+			d = &dials[i];
+	}
+	struct vsock_conn *out = d ? vsock_connect(PARENT_CID, port, SVC_DIALOUT) : NULL;
+	if (!out) {
+		dial_reply(ctl, DIAL_FAILED); /* no free connection or TX slot */
+		return;
+	}
+	d->ctl = ctl;
+	d->out = out;
+}
+
 void svc_connected(struct vsock_conn *c)
 {
 	if (c->svc == SVC_HEARTBEAT) {
 		c->out = &heartbeat_byte;
 		c->out_len = 1;
 		c->out_off = 0;
+	} else if (c->svc == SVC_DIALOUT) {
+		c->out = dial_greeting;
+		c->out_len = sizeof(dial_greeting) - 1;
+		c->out_off = 0;
+		dial_settle(c, DIAL_OK);
 	}
 }
 
@@ -104,6 +167,13 @@ void svc_release(struct vsock_conn *c)
 {
 	if (c->svc == SVC_HEARTBEAT && !transport_resetting)
 		heartbeat_finish(false);
+	if (c->svc == SVC_DIALOUT && c->state == VSOCK_CONNECTING)
+		dial_settle(c, DIAL_FAILED); /* RST: nothing listens on the host port */
+	if (c->svc == SVC_DIALBACK) {
+		struct dial *d = dial_find(c, NULL);
+		if (d)
+			d->ctl = NULL; /* the outbound connection lives on without a reporter */
+	}
 	if (c->slot >= 0) {
 		slot_busy[c->slot] = false;
 		c->slot = -1;
@@ -236,7 +306,7 @@ static void drop_output(struct vsock_conn *c)
 	c->out_len = c->out_off = 0;
 	c->prefix_len = c->prefix_off = 0;
 	c->count = c->svc == SVC_SINK ? c->count : 0;
-	if (c->svc == SVC_ECHO && c->in_len)
+	if ((c->svc == SVC_ECHO || c->svc == SVC_DIALOUT) && c->in_len)
 		consume_input(c, c->in_len);
 }
 
@@ -257,6 +327,7 @@ bool svc_pump(struct vsock_conn *c)
 	}
 	switch (c->svc) {
 	case SVC_ECHO:
+	case SVC_DIALOUT:
 		while (c->in_len) {
 			uint32_t n = vsock_send(c, c->in, c->in_len);
 			if (!n)
@@ -276,6 +347,16 @@ bool svc_pump(struct vsock_conn *c)
 		/* A complete request still waiting for a response slot keeps the connection. */
 		if (c->in_len >= 4 && c->in_len - 4 >= lib_load_be32(c->in))
 			return progress;
+		break;
+	case SVC_DIALBACK:
+		if (dial_find(c, NULL))
+			return progress; /* the answer comes with RESPONSE or RST */
+		if (c->in_len >= 4) {
+			uint32_t port = lib_load_be32(c->in);
+			consume_input(c, 4);
+			dial_start(c, port);
+			return true;
+		}
 		break;
 	case SVC_SOURCE:
 		if (c->in_len >= 8) {

@@ -9,11 +9,13 @@
 enum svc_id {
 	SVC_NONE = 0,
 	SVC_HEARTBEAT,
-	SVC_ECHO,   /* 5000 */
-	SVC_ATTEST, /* 5001 */
-	SVC_NSM,    /* 5002 */
-	SVC_SINK,   /* 5003 */
-	SVC_SOURCE, /* 5004 */
+	SVC_ECHO,     /* 5000 */
+	SVC_ATTEST,   /* 5001 */
+	SVC_NSM,      /* 5002 */
+	SVC_SINK,     /* 5003 */
+	SVC_SOURCE,   /* 5004 */
+	SVC_DIALBACK, /* 5005: the host names a port, the enclave connects to it */
+	SVC_DIALOUT,  /* the enclave's connection to CID 3 made for SVC_DIALBACK */
 };
 
 /* A peer asks to connect to `port`: set up c (svc, buf_alloc) or return -ECONNREFUSED. */

@@ -29,5 +29,6 @@ tests_unit_test_nsmdev_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_nsmdev_LDADD = $(DEVICES_TEST_LIBS)
 
 # vsock end to end with the sample enclave (tests/integration/vsock-*.sh; vsock-lib.sh is sourced)
-TESTS += tests/integration/vsock-echo.sh
-EXTRA_DIST += tests/integration/vsock-echo.sh tests/integration/vsock-lib.sh
+TESTS += tests/integration/vsock-echo.sh tests/integration/vsock-dialback.sh
+EXTRA_DIST += tests/integration/vsock-echo.sh tests/integration/vsock-dialback.sh \
+	tests/integration/vsock-lib.sh
