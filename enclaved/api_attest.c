@@ -5,6 +5,7 @@
 
 #include "common/util.h"
 #include "enclaved/api.h"
+#include "enclaved/enclave.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -48,4 +49,36 @@ void api_attest_reply(struct rpc_call *call, struct attestation_enclave *e,
 	resp.document.data = doc;
 	resp.document.len = doc_len;
 	api_reply(call, &resp.base);
+}
+
+void api_enclaves_attest(struct enclaved *d, struct rpc_call *call, const struct api_caller *caller,
+			 const struct api_method *method, const uint8_t *payload, size_t len)
+{
+	Enclaved__V1__AttestRequest *req = (Enclaved__V1__AttestRequest *)api_unpack(
+	    call, &enclaved__v1__attest_request__descriptor, payload, len);
+	const char *what;
+	struct enclave *e;
+
+	if (!req)
+		return;
+	what = req->enclave_id[0] ? req->enclave_id : req->enclave_name;
+	if (!what[0]) {
+		rpc_call_fail(call, RPC_INVALID_ARGUMENT, "enclave_id or enclave_name is required");
+		goto out;
+	}
+	e = enclave_find(d, req->enclave_id, req->enclave_name);
+	/* Members see only their own enclaves: someone else's does not exist for them. */
+	if (!e || !enclave_visible_to(e, caller->peer.uid, caller->role == AUTHZ_ROLE_ROOT)) {
+		rpc_call_fail(call, RPC_NOT_FOUND, "no enclave %s", what);
+		goto out;
+	}
+	if (!enclave_is_alive(e) || !e->attestation) {
+		rpc_call_fail(call, RPC_FAILED_PRECONDITION,
+			      "enclave %s is not running, so it has no attestation identity",
+			      e->id);
+		goto out;
+	}
+	api_attest_reply(call, e->attestation, req);
+out:
+	protobuf_c_message_free_unpacked(&req->base, NULL);
 }
