@@ -45,6 +45,11 @@ tests_unit_test_enclaved_authz_SOURCES = tests/unit/test-enclaved-authz.c
 tests_unit_test_enclaved_authz_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_enclaved_authz_LDADD = enclaved/libenclaved.a common/libcommon.a $(CMOCKA_LIBS)
 
+LIFECYCLE_TESTS = tests/integration/lifecycle-basic.sh tests/integration/lifecycle-invalid.sh \
+	tests/integration/lifecycle-kill.sh tests/integration/lifecycle-heartbeat.sh
+TESTS += $(LIFECYCLE_TESTS)
+EXTRA_DIST += $(LIFECYCLE_TESTS)
+
 TESTS += tests/integration/daemon-basic.sh tests/integration/daemon-authz.sh \
 	tests/integration/daemon-systemd.sh
 EXTRA_DIST += tests/integration/daemon-basic.sh tests/integration/daemon-authz.sh \
