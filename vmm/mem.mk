@@ -14,3 +14,4 @@ tests_unit_test_virtio_mem_LDADD = vmm/libvirtiomem.a vmm/libvmm.a common/libcom
 
 TESTS += tests/integration/resize-basic.sh
 EXTRA_DIST += tests/integration/resize-basic.sh
+EXTRA_DIST += bench/memory-hotplug.sh
