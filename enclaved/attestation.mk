@@ -19,5 +19,6 @@ tests_unit_test_enclaved_attestation_LDADD = enclaved/libenclaved.a enclaved/lib
 	rpc/librpc.a proto/libproto.a $(ENCLAVED_ATTEST_LIBS) $(CMOCKA_LIBS) $(PROTOBUF_C_LIBS) \
 	$(LIBEVENT_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS) -lpthread
 
-TESTS += tests/integration/attest-daemon.sh
-EXTRA_DIST += tests/integration/attest-daemon.sh tests/integration/attest-helper.py
+TESTS += tests/integration/attest-daemon.sh tests/integration/attest-guest.sh
+EXTRA_DIST += tests/integration/attest-daemon.sh tests/integration/attest-guest.sh \
+	tests/integration/attest-helper.py
