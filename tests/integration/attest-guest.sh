@@ -96,6 +96,9 @@ grep -q "not running" "$TEST_DIR/err" || fail "attest of a terminated enclave: $
 
 # Debug mode: PCR0-2 are zeros in documents, as Nitro does.
 read -r DID DVSOCK < <(run attdbg --debug-mode)
+note=$("$ENCLAVECTL" describe-enclaves |
+	json "[e for e in d if e['EnclaveID'] == '$DID'][0].get('AttestationPCRs')")
+assert_eq "$note" "zeros (debug mode)" "describe-enclaves of a debug-mode enclave"
 NONCE=$(openssl rand -hex 32)
 python3 "$HELPER" port-attest "$DVSOCK" "$NONCE" "$TEST_DIR/dbg.cbor"
 verify "$TEST_DIR/dbg.cbor" --root "$TEST_DIR/root.pem" --pcr "0=$ZEROS" --pcr "1=$ZEROS" \
