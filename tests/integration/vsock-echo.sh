@@ -2,8 +2,9 @@
 # Host->enclave vsock end to end: enclave-vmm --standalone boots the sample enclave; clients
 # speak the Firecracker bridge (CONNECT <port>) on vsock.sock. Echo on port 5000 of 1 byte,
 # 1 MiB and 64 connections at once, every byte checked; hostile host clients (silent, garbage
-# CONNECT line, vanishing mid-stream) each lose only their own connection; CONNECT to a port
-# nobody listens on closes the host socket.
+# CONNECT line, vanishing mid-stream, short-lived churn, more connections than the enclave has
+# slots) each lose only their own connection; CONNECT to a port nobody listens on closes the
+# host socket.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/vsock-lib.sh"
 vsock_need_tools
@@ -71,6 +72,70 @@ v.sendall(os.urandom(50_000))
 v.close()
 echo_roundtrip(path, b"after a vanished client")
 print("vanishing clients: only their connections lost")
+
+# More connections than the enclave has slots (80): the excess is refused (host socket closed),
+# every accepted one still echoes its own bytes, and all slots come back afterwards.
+many = []
+for _ in range(150):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)  # blocking: waits for the listener's backlog instead of EAGAIN
+    s.settimeout(30)
+    s.sendall(b"CONNECT 5000\n")
+    many.append(s)
+accepted = []
+for s in many:
+    line = b""
+    while not line.endswith(b"\n"):
+        c = s.recv(1)
+        if not c:
+            break
+        line += c
+    if line.startswith(b"OK "):
+        accepted.append(s)
+    elif line:
+        raise SystemExit(f"FAIL: over-limit connection answered {line!r}")
+if not 64 <= len(accepted) < 150:
+    raise SystemExit(f"FAIL: {len(accepted)} of 150 connections accepted, expected 64..149")
+for i, s in enumerate(accepted):
+    s.sendall(b"%d" % i * 30)
+for i, s in enumerate(accepted):
+    if recv_exact(s, len(b"%d" % i * 30)) != b"%d" % i * 30:
+        raise SystemExit(f"FAIL: accepted connection {i} echoed other bytes")
+for s in many:
+    s.close()
+print(f"over the enclave's limit: {len(accepted)} of 150 accepted, the rest closed")
+for _ in range(50):  # closed connections free their slots in the enclave
+    conns = []
+    try:
+        for _ in range(64):
+            conns.append(bridge_connect(path, 5000))
+        break
+    except SystemExit:
+        for c in conns:
+            c.close()
+        time.sleep(0.1)
+else:
+    raise SystemExit("FAIL: the enclave's connection slots did not come back")
+for c in conns:
+    c.close()
+
+# Churn: connect, CONNECT (with and without data), close at once; then sink and source
+# clients that vanish mid-transfer.
+for i in range(400):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.sendall(b"CONNECT 5000\n" + (os.urandom(3000) if i & 1 else b""))
+    s.close()
+for _ in range(10):
+    s = bridge_connect(path, 5003)
+    s.sendall(os.urandom(300_000))
+    s.close()
+    s = bridge_connect(path, 5004)
+    s.sendall(struct.pack(">Q", 1 << 30))
+    recv_exact(s, 10)
+    s.close()
+echo_roundtrip(path, os.urandom(100_000))
+print("churn: 400 short-lived clients, 20 vanishing sink/source clients ok")
 
 # No guest listener: the host socket is closed without an OK.
 for port in (4999, 5006, 70000, 4294967295):
