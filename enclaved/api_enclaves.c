@@ -13,7 +13,7 @@ const struct api_method api_enclaves_methods[] = {
     {API_SERVICE_ENCLAVES, "Describe", AUTHZ_NEED_MEMBER, api_enclaves_describe},
     {API_SERVICE_ENCLAVES, "List", AUTHZ_NEED_MEMBER, api_enclaves_list},
     {API_SERVICE_ENCLAVES, "Terminate", AUTHZ_NEED_MEMBER, api_enclaves_terminate},
-    {API_SERVICE_ENCLAVES, "Resize", AUTHZ_NEED_MEMBER, api_unimplemented},
+    {API_SERVICE_ENCLAVES, "Resize", AUTHZ_NEED_MEMBER, api_enclaves_resize},
     {API_SERVICE_ENCLAVES, "Attest", AUTHZ_NEED_MEMBER, api_enclaves_attest},
     {API_SERVICE_ENCLAVES, "Console", AUTHZ_NEED_MEMBER, api_enclaves_console},
     {API_SERVICE_ENCLAVES, "Events", AUTHZ_NEED_MEMBER, api_unimplemented},

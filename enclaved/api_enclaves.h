@@ -13,3 +13,4 @@ API_ENCLAVES_HANDLER(api_enclaves_describe);
 API_ENCLAVES_HANDLER(api_enclaves_list);
 API_ENCLAVES_HANDLER(api_enclaves_terminate);
 API_ENCLAVES_HANDLER(api_enclaves_console);
+API_ENCLAVES_HANDLER(api_enclaves_resize); /* api_resize.c */

@@ -5,6 +5,7 @@
 #include "enclaved/api_enclaves.h"
 
 #include "enclaved/enclave.h"
+#include "enclaved/enclave-resize.h"
 
 #include "common/util.h"
 
@@ -40,7 +41,7 @@ int enclave_to_pb(const struct enclave *e, Enclaved__V1__Enclave *pb, size_t con
 	pb->number_of_cpus = e->n_cpus;
 	pb->cpu_ids = (uint32_t *)e->cpu_ids;
 	pb->n_cpu_ids = e->n_cpus;
-	pb->memory_mib = e->memory_mib;
+	pb->memory_mib = e->memory_mib + e->plugged_mib;
 	pb->state = e->state;
 	pb->state_reason = (char *)e->reason;
 	pb->debug_mode = e->debug;
@@ -51,6 +52,8 @@ int enclave_to_pb(const struct enclave *e, Enclaved__V1__Enclave *pb, size_t con
 	if (asprintf(&vsock, "%s/vsock.sock", e->runtime_dir) < 0)
 		return -ENOMEM;
 	pb->vsock_socket_path = vsock;
+	if (enclave_resize_to_pb(e, pb) < 0)
+		goto oom;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		goto oom;
@@ -89,6 +92,8 @@ void enclave_pb_clear(Enclaved__V1__Enclave *pb)
 		free(m);
 		pb->measurements = NULL;
 	}
+	free(pb->memory);
+	pb->memory = NULL;
 	free(pb->console_tail.data);
 	pb->console_tail.data = NULL;
 	pb->console_tail.len = 0;

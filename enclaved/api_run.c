@@ -5,6 +5,7 @@
 #include "enclaved/api_enclaves.h"
 
 #include "enclaved/enclave.h"
+#include "enclaved/enclave-resize.h"
 #include "enclaved/nsm_forward.h"
 #include "enclaved/vmm_process.h"
 
@@ -159,9 +160,13 @@ static int validate_and_lease(struct enclaved *d, struct enclave *e,
 				"memory_mib = %" PRIu64 ": the image (%" PRIu64
 				" bytes) needs at least %" PRIu64 " MiB",
 				req->memory_mib, eif_size, need);
-	if (req->max_memory_mib && req->max_memory_mib != req->memory_mib)
-		return run_fail(err, RPC_UNIMPLEMENTED,
-				"max_memory_mib: memory hot resize is not implemented");
+	r = enclave_resize_check_max(req->memory_mib, req->max_memory_mib);
+	if (r < 0)
+		return run_fail(err, RPC_INVALID_ARGUMENT,
+				"max_memory_mib = %" PRIu64
+				": must be 0 or above memory_mib (%" PRIu64
+				" MiB) by a multiple of 2 MiB, at most %u GiB",
+				req->max_memory_mib, req->memory_mib, ENCLAVE_MAX_MEMORY_GIB);
 	pool_cpuset_zero(&cpus);
 	for (size_t i = 0; i < req->n_cpu_ids; i++) {
 		if (req->cpu_ids[i] >= POOL_MAX_CPUS || pool_cpuset_has(&cpus, req->cpu_ids[i]))
@@ -198,6 +203,7 @@ static int validate_and_lease(struct enclaved *d, struct enclave *e,
 	for (int c = pool_cpuset_next(&cpus, 0); c >= 0; c = pool_cpuset_next(&cpus, c + 1))
 		e->cpu_ids[e->n_cpus++] = (uint32_t)c;
 	e->memory_mib = req->memory_mib;
+	enclave_resize_init(e, req->max_memory_mib);
 	return 0;
 }
 

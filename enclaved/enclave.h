@@ -44,7 +44,9 @@ struct enclave {
 	uid_t owner_uid;
 	gid_t owner_gid;
 	bool debug;
-	uint64_t memory_mib;
+	uint64_t memory_mib; /* boot memory */
+	/* virtio-mem hot resize (enclave-resize.h): totals in MiB, 0 = started without a maximum */
+	uint64_t max_memory_mib, requested_mib, plugged_mib; /* plugged: above boot memory */
 	uint32_t cpu_ids[POOL_MAX_CPUS];
 	unsigned n_cpus;
 	uint64_t start_time_ns;

@@ -3,6 +3,7 @@
 #include "enclaved/vmm_process.h"
 
 #include "enclaved/enclave.h"
+#include "enclaved/enclave-resize.h"
 #include "enclaved/nsm_forward.h"
 
 #include "common/log.h"
@@ -105,6 +106,7 @@ static int send_config(struct enclave *e, int eif_fd)
 	c.enclave_name = e->name;
 	c.cid = e->cid;
 	c.memory_bytes = e->memory_mib << 20;
+	c.max_memory_bytes = e->max_memory_mib << 20;
 	c.cpu_ids = e->cpu_ids;
 	c.n_cpu_ids = e->n_cpus;
 	c.debug = e->debug;
@@ -206,6 +208,9 @@ static void on_channel(evutil_socket_t fd, short what, void *userdata)
 				   m->nsm_request->cbor.len);
 		break;
 	case ENCLAVED__VMM__VMM_MESSAGE__MSG_PONG:
+		break;
+	case ENCLAVED__VMM__VMM_MESSAGE__MSG_MEMORY_STATE:
+		enclave_on_memory_state(e, m->memory_state->plugged, m->memory_state->requested);
 		break;
 	default:
 		log_warn("%s: VMM message without content dropped", e->id);

@@ -15,3 +15,6 @@ tests_unit_test_virtio_mem_LDADD = vmm/libvirtiomem.a vmm/libvmm.a common/libcom
 TESTS += tests/integration/resize-basic.sh
 EXTRA_DIST += tests/integration/resize-basic.sh
 EXTRA_DIST += bench/memory-hotplug.sh
+
+# The daemon side of live resize lives in enclaved/ but is listed here, after enclaved/local.mk.
+include $(top_srcdir)/enclaved/resize.mk

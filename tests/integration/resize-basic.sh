@@ -3,7 +3,9 @@
 # with 64 MiB and a 256 MiB maximum, grows to 256 MiB (its driver writes and checks every word
 # of every new block), shrinks back to 64 MiB; the VMM's memfd holds exactly the plugged
 # blocks at each step (fallocate on plug, hole punch on unplug); a request beyond the maximum
-# is refused. Then the same under the sandbox (seccomp must allow the backing calls).
+# is refused. Then the same under the sandbox (seccomp must allow the backing calls). Then
+# through enclaved: Resize reserves in the pool up front, refuses beyond the pool or the
+# maximum (RESOURCE_EXHAUSTED), and the pool's free memory follows each step.
 . "$top_srcdir/tests/integration/lib.sh"
 need_kvm
 need_root
@@ -97,7 +99,58 @@ kill -TERM "$VMM_PID"
 wait "$VMM_PID" || true
 echo "ok: sandboxed grow and shrink"
 
-if ! "$ENCLAVECTL" resize-enclave --help >/dev/null 2>&1; then
-	echo "note: enclavectl resize-enclave is not available; daemon part not run"
-	exit 0
-fi
+# Through the daemon: a 320 MiB pool, the enclave boots with 64 MiB and a 512 MiB maximum.
+[ -x "$ENCLAVED" ] && [ -x "$ENCLAVECTL" ] || skip "enclaved or enclavectl is not built"
+cat >"$TEST_DIR/enclaved.conf" <<CONF
+[pool]
+cpu_count = 1
+memory_mib = 320
+hugepages = none
+exclude_cpu0 = no
+min_enclave_mib = 4
+CONF
+start_daemon
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+free_mib() { "$ENCLAVECTL" pool | json 'd["FreeMemoryMiB"]'; }
+
+out=$("$ENCLAVECTL" run-enclave --eif-path "$SAMPLE_EIF" --memory 64 --max-memory 512 \
+	--cpu-count 1 --debug-mode --enclave-name resize) || fail "run-enclave: $out"
+id=$(echo "$out" | json 'd["EnclaveID"]')
+assert_eq "$(free_mib)" 256 "pool free with 64 MiB booted"
+timeout 60 "$ENCLAVECTL" console --enclave-id "$id" >"$TEST_DIR/dconsole" 2>&1 &
+wait_console "$TEST_DIR/dconsole" "sample-enclave: ready" "$DAEMON_PID"
+
+wait_free() { # expected what
+	for _ in $(seq 200); do [ "$(free_mib)" = "$1" ] && break; sleep 0.05; done
+	assert_eq "$(free_mib)" "$1" "$2"
+	echo "ok: $2 ($1 MiB free)"
+}
+vmm_pid=$("$ENCLAVECTL" describe-enclaves | json 'd[0]["ProcessID"]')
+
+out=$("$ENCLAVECTL" resize-enclave --enclave-id "$id" --memory 256) || fail "grow: $out"
+# Reserved up front: free drops at once, before the guest plugs anything.
+assert_eq "$(free_mib)" 64 "pool free right after the grow request"
+wait_console "$TEST_DIR/dconsole" "sample-enclave: memory plugged=192 MiB" "$DAEMON_PID"
+wait_free 64 "pool free at 256 MiB"
+for _ in $(seq 100); do
+	[ "$("$ENCLAVECTL" describe-enclaves | json 'd[0]["MemoryMiB"]')" = 256 ] && break
+	sleep 0.05
+done
+assert_eq "$("$ENCLAVECTL" describe-enclaves | json 'd[0]["MemoryMiB"]')" 256 "MemoryMiB at 256"
+
+# Beyond the pool (needs 256 more, 64 free) and beyond the maximum: refused up front.
+if out=$("$ENCLAVECTL" resize-enclave --enclave-id "$id" --memory 512 2>&1); then
+	fail "grow beyond the pool accepted: $out"; fi
+echo "$out" | grep -qi "not enough memory" || fail "beyond-pool refusal: $out"
+if out=$("$ENCLAVECTL" resize-enclave --enclave-id "$id" --memory 514 2>&1); then
+	fail "grow beyond the maximum accepted: $out"; fi
+echo "$out" | grep -qi "maximum" || fail "beyond-max refusal: $out"
+assert_eq "$(free_mib)" 64 "pool free after refusals"
+
+out=$("$ENCLAVECTL" resize-enclave --enclave-id "$id" --memory 64) || fail "shrink: $out"
+wait_console "$TEST_DIR/dconsole" "sample-enclave: memory plugged=0 MiB" "$DAEMON_PID"
+wait_free 256 "pool free back at 64 MiB"
+grep -q "check failed" "$TEST_DIR/dconsole" && fail "guest memory check failed"
+
+"$ENCLAVECTL" terminate-enclave --enclave-id "$id" >/dev/null || fail "terminate"
+wait_free 320 "pool whole after terminate"
