@@ -262,8 +262,12 @@ static int mem_device_init(struct vmm *vmm)
 	struct mem_device *d;
 	int r;
 
-	if (vmm->config.max_memory_bytes == 0)
-		return nr_test_resizes ? -EINVAL : 0;
+	if (vmm->config.max_memory_bytes == 0) {
+		if (!nr_test_resizes)
+			return 0;
+		log_error("virtio-mem: --resize-after-ms needs --max-memory-mib");
+		return -EINVAL;
+	}
 	r = virtio_mem_layout(vmm->config.memory_bytes, vmm->config.max_memory_bytes, &p.addr,
 			      &p.size);
 	if (r < 0)
