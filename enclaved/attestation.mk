@@ -22,3 +22,6 @@ tests_unit_test_enclaved_attestation_LDADD = enclaved/libenclaved.a enclaved/lib
 TESTS += tests/integration/attest-daemon.sh tests/integration/attest-guest.sh
 EXTRA_DIST += tests/integration/attest-daemon.sh tests/integration/attest-guest.sh \
 	tests/integration/attest-helper.py
+
+# Bench: documents through the guest and the daemon (bench/RESULTS.md rows).
+EXTRA_DIST += bench/attest-guest.sh
