@@ -367,7 +367,10 @@ bool vsock_poll(void)
 			tx_free[tx_free_count++] = (uint16_t)e.id;
 		}
 	}
-	while (vio_queue_pop(&rxq, &e)) {
+	/* A received packet needs at most one control packet back (RESPONSE, RST, credit). With
+	 * the TX ring full, leave the rest in the used ring until the device returns TX buffers:
+	 * a dropped RESPONSE or RST would leave the peer waiting for its timeout. */
+	while (tx_free_count > 0 && vio_queue_pop(&rxq, &e)) {
 		worked = true;
 		if (e.id >= rxq.num || !rx_posted[e.id])
 			continue; /* not a buffer the device holds: ignore it */
