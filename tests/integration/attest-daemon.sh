@@ -59,7 +59,7 @@ if [ "$(id -u)" = 0 ] && [ -x "$SYS_PY" ] && command -v setpriv >/dev/null &&
 	getent passwd 65534 >/dev/null; then
 	GROUP=enca$$
 	groupadd "$GROUP"
-	trap 'rc=$?; groupdel "$GROUP" 2>/dev/null || true; (exit $rc); cleanup' EXIT
+	trap 'rc=$?; groupdel "$GROUP" 2>/dev/null || true; set +e; (exit $rc); cleanup' EXIT
 	GID=$(getent group "$GROUP" | cut -d: -f3)
 	kill -TERM "$DAEMON_PID"
 	wait "$DAEMON_PID" 2>/dev/null || true
