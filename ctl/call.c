@@ -99,6 +99,13 @@ static int pack(const ProtobufCMessage *req, uint8_t **buf, size_t *len)
 int ctl_call(const char *service, const char *method, const ProtobufCMessage *req,
 	     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp)
 {
+	return ctl_call_timeout(service, method, req, resp_desc, resp, CTL_CALL_TIMEOUT_NS);
+}
+
+int ctl_call_timeout(const char *service, const char *method, const ProtobufCMessage *req,
+		     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+		     int64_t timeout_ns)
+{
 	struct rpc_client *client = NULL;
 	struct rpc_status status = {0};
 	_cleanup_free_ uint8_t *req_buf = NULL;
@@ -113,7 +120,7 @@ int ctl_call(const char *service, const char *method, const ProtobufCMessage *re
 	rc = connect_client(&client);
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	r = rpc_client_call(client, service, method, req_buf, req_len, CTL_CALL_TIMEOUT_NS, &status,
+	r = rpc_client_call(client, service, method, req_buf, req_len, timeout_ns, &status,
 			    &resp_buf, &resp_len);
 	rpc_client_free(client);
 	if (r < 0)

@@ -4,6 +4,7 @@
 #include "ctl/commands.h"
 #include "ctl/ctl.h"
 #include "ctl/getopt-util.h"
+#include "ctl/wait.h"
 
 #include "common/util.h"
 
@@ -17,10 +18,15 @@ static const char run_help[] =
     "Usage: enclavectl run-enclave --eif-path FILE --memory MIB (--cpu-count N | --cpu-ids LIST)\n"
     "                              [--enclave-cid CID] [--enclave-name NAME] [--debug-mode]\n"
     "                              [--attach-console] [--heartbeat-timeout MS] [--max-memory MIB]\n"
-    "       enclavectl run-enclave --config FILE.json [--attach-console]\n"
+    "                              [--wait]\n"
+    "       enclavectl run-enclave --config FILE.json [--enclave-name NAME] [--attach-console]\n"
+    "                              [--wait]\n"
     "Start an enclave from an EIF. Prints EnclaveName, EnclaveID, ProcessID, EnclaveCID,\n"
     "NumberOfCPUs, CPUIDs and MemoryMiB. --config takes nitro-cli's JSON keys (eif_path,\n"
-    "memory_mib, cpu_count | cpu_ids, enclave_cid, debug_mode, attach_console, enclave_name).\n";
+    "memory_mib, cpu_count | cpu_ids, enclave_cid, debug_mode, attach_console, enclave_name).\n"
+    "Run replies once the enclave sent its boot heartbeat (--heartbeat-timeout overrides the\n"
+    "daemon's deadline). --wait stays until the enclave ends: exit 0 when it was terminated,\n"
+    "6 when it failed; SIGTERM/SIGINT terminate it; READY=1 goes to $NOTIFY_SOCKET.\n";
 
 /* nitro-cli's --config file: the same request from JSON keys. */
 static int run_from_config(const char *path, Enclaved__V1__RunEnclaveRequest *req, bool *attach,
@@ -109,7 +115,8 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 		O_NAME,
 		O_CONFIG,
 		O_HB,
-		O_MAX
+		O_MAX,
+		O_WAIT
 	};
 	static const struct option options[] = {
 	    {"eif-path", required_argument, NULL, O_EIF},
@@ -123,6 +130,7 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 	    {"config", required_argument, NULL, O_CONFIG},
 	    {"heartbeat-timeout", required_argument, NULL, O_HB},
 	    {"max-memory", required_argument, NULL, O_MAX},
+	    {"wait", no_argument, NULL, O_WAIT},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
@@ -132,12 +140,14 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 	_cleanup_free_ char *eif_path = NULL;
 	_cleanup_free_ char *name = NULL;
 	const char *config = NULL;
-	bool attach = false, other_flags = false;
+	bool attach = false, other_flags = false, wait = false;
+	const char *name_flag = NULL;
 	uint64_t v;
 	int c, rc;
 
 	while ((c = ctl_getopt(argc, argv, options)) != -1) {
-		other_flags |= c != O_CONFIG && c != O_ATTACH && c != 'h';
+		other_flags |=
+		    c != O_CONFIG && c != O_ATTACH && c != O_NAME && c != O_WAIT && c != 'h';
 		switch (c) {
 		case O_EIF:
 			req.eif_path = optarg;
@@ -168,7 +178,10 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 			attach = true;
 			break;
 		case O_NAME:
-			req.enclave_name = optarg;
+			name_flag = optarg;
+			break;
+		case O_WAIT:
+			wait = true;
 			break;
 		case O_CONFIG:
 			config = optarg;
@@ -194,12 +207,15 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 		return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
 	if (config) {
 		if (other_flags)
-			return ctl_usage_error(argv[0], "--config excludes every flag but "
-							"--attach-console");
+			return ctl_usage_error(argv[0],
+					       "--config excludes every flag but "
+					       "--enclave-name, --attach-console and --wait");
 		rc = run_from_config(config, &req, &attach, &cpu_ids, &eif_path, &name);
 		if (rc)
 			return rc;
 	}
+	if (name_flag)
+		req.enclave_name = (char *)name_flag; /* the flag wins over the file */
 	if (!req.eif_path || !*req.eif_path)
 		return ctl_usage_error(argv[0], "--eif-path is required");
 	if (req.memory_mib == 0)
@@ -210,8 +226,9 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 	/* nitro-cli: attaching the console implies debug mode. */
 	req.debug_mode |= attach;
 
-	rc = ctl_call(CTL_SERVICE_ENCLAVES, "Run", &req.base,
-		      &enclaved__v1__run_enclave_response__descriptor, &resp);
+	/* No client deadline: the daemon ends Run at its heartbeat timeout. */
+	rc = ctl_call_timeout(CTL_SERVICE_ENCLAVES, "Run", &req.base,
+			      &enclaved__v1__run_enclave_response__descriptor, &resp, 0);
 	if (rc)
 		return rc;
 	const Enclaved__V1__Enclave *e = ((Enclaved__V1__RunEnclaveResponse *)resp)->enclave;
@@ -228,6 +245,10 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 		fflush(stdout);
 		rc = ctl_stream(CTL_SERVICE_ENCLAVES, "Console", &creq.base, 0, print_console_chunk,
 				NULL);
+	}
+	if (rc == CTL_EXIT_OK && wait) {
+		fflush(stdout);
+		rc = ctl_wait_enclave(e->enclave_id);
 	}
 	protobuf_c_message_free_unpacked(resp, NULL);
 	return rc;

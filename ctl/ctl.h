@@ -7,6 +7,7 @@
  *   3        the daemon's answer could not be decoded
  *   4        the command is not built into this enclavectl yet
  *   5        a local file could not be read or written
+ *   6        run-enclave --wait: the enclave ended FAILED
  *   10 + N   the daemon (or the connection) answered google.rpc.Code N, e.g.
  *            17 PERMISSION_DENIED, 22 UNIMPLEMENTED, 24 UNAVAILABLE (daemon not reachable) */
 #pragma once
@@ -25,6 +26,7 @@ enum ctl_exit {
 	CTL_EXIT_BAD_RESPONSE = 3,
 	CTL_EXIT_NOT_BUILT = 4,
 	CTL_EXIT_LOCAL = 5,
+	CTL_EXIT_ENCLAVE_FAILED = 6, /* run-enclave --wait: the enclave ended FAILED */
 	CTL_EXIT_STATUS_BASE = 10,
 };
 
@@ -53,6 +55,12 @@ int ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * or prints one line "enclavectl: STATUS_NAME: cause" and returns the exit code. */
 int ctl_call(const char *service, const char *method, const ProtobufCMessage *req,
 	     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
+
+/* The same with a timeout of the caller's choosing (0: none; Run, whose deadline is the daemon's
+ * heartbeat timeout). */
+int ctl_call_timeout(const char *service, const char *method, const ProtobufCMessage *req,
+		     const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+		     int64_t timeout_ns);
 
 /* A server-stream call: every message is passed to on_message (raw bytes); a non-zero return
  * from on_message stops and becomes the exit code. Errors as ctl_call. */

@@ -2,8 +2,10 @@
 # `ctl_enclavectl_SOURCES += ...` and libraries with `ctl_enclavectl_LDADD += ...`.
 bin_PROGRAMS += ctl/enclavectl
 ctl_enclavectl_SOURCES = ctl/main.c ctl/commands.h ctl/ctl.h ctl/getopt-util.h ctl/call.c \
-	ctl/json.c ctl/fallback.c ctl/cmd_enclaves.c ctl/cmd_console.c ctl/cmd_system.c
-ctl_enclavectl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS)
+	ctl/json.c ctl/fallback.c ctl/cmd_enclaves.c ctl/cmd_console.c ctl/cmd_system.c \
+	ctl/wait.c ctl/wait.h
+ctl_enclavectl_CFLAGS = $(AM_CFLAGS) $(PROTOBUF_C_CFLAGS) $(JSONC_CFLAGS) $(OPENSSL_CFLAGS) \
+	$(SYSTEMD_CFLAGS)
 ctl_enclavectl_LDADD = rpc/librpc.a proto/libproto.a common/libcommon.a $(PROTOBUF_C_LIBS) \
 	$(JSONC_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS) $(SYSTEMD_LIBS)
 EXTRA_DIST += ctl/README.md
