@@ -47,7 +47,8 @@ tests_unit_test_enclaved_authz_LDADD = enclaved/libenclaved.a common/libcommon.a
 
 LIFECYCLE_TESTS = tests/integration/lifecycle-basic.sh tests/integration/lifecycle-invalid.sh \
 	tests/integration/lifecycle-kill.sh tests/integration/lifecycle-heartbeat.sh \
-	tests/integration/lifecycle-many.sh tests/integration/daemon-pool.sh
+	tests/integration/lifecycle-many.sh tests/integration/daemon-pool.sh \
+	tests/integration/lifecycle-wait.sh
 TESTS += $(LIFECYCLE_TESTS)
 EXTRA_DIST += $(LIFECYCLE_TESTS)
 
