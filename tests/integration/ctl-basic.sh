@@ -48,22 +48,19 @@ for cmd in build-enclave describe-eif pcr verify-attestation; do
 	fi
 done
 
-# With a daemon: every request reaches its method (UNIMPLEMENTED names it) via flags or JSON.
+# With a daemon: every request reaches its method via flags or JSON (the daemon's answer names
+# the request's field or the missing enclave).
 start_daemon
 echo '{"eif_path": "x.eif", "memory_mib": 64, "cpu_ids": [1], "debug_mode": true}' >"$TEST_DIR/run.json"
-expect_rc 22 "$ENCLAVECTL" run-enclave --config "$TEST_DIR/run.json"
-grep -q "Enclaves/Run is not implemented yet" "$TEST_DIR/err" || fail "run-enclave --config"
-expect_rc 22 "$ENCLAVECTL" terminate-enclave --all
-grep -q "Enclaves/Terminate" "$TEST_DIR/err" || fail "terminate-enclave"
-expect_rc 22 "$ENCLAVECTL" resize-enclave --enclave-name a --memory 128
-expect_rc 22 "$ENCLAVECTL" attest --enclave-name a --nonce 00ff --user-data hi
-grep -q "Enclaves/Attest" "$TEST_DIR/err" || fail "attest"
-expect_rc 22 "$ENCLAVECTL" console --enclave-name a
-grep -q "Enclaves/Console" "$TEST_DIR/err" || fail "console (stream)"
-expect_rc 22 "$ENCLAVECTL" connect --enclave-name a --port 5000
-grep -q "Enclaves/Describe" "$TEST_DIR/err" || fail "connect"
-expect_rc 22 "$ENCLAVECTL" pool
-grep -q "Pool/Get" "$TEST_DIR/err" || fail "pool"
-expect_rc 22 "$ENCLAVECTL" pki root
-grep -q "System/GetRootCertificate" "$TEST_DIR/err" || fail "pki root"
+expect_rc 13 "$ENCLAVECTL" run-enclave --config "$TEST_DIR/run.json"
+grep -q "eif_path 'x.eif'" "$TEST_DIR/err" || fail "run-enclave --config"
+expect_rc 0 "$ENCLAVECTL" terminate-enclave --all
+expect_rc 15 "$ENCLAVECTL" resize-enclave --enclave-name a --memory 128
+expect_rc 15 "$ENCLAVECTL" attest --enclave-name a --nonce 00ff --user-data hi
+expect_rc 15 "$ENCLAVECTL" console --enclave-name a
+grep -q "no enclave named 'a'" "$TEST_DIR/err" || fail "console (stream)"
+expect_rc 15 "$ENCLAVECTL" connect --enclave-name a --port 5000
+grep -q "no enclave named 'a'" "$TEST_DIR/err" || fail "connect"
+expect_rc 0 "$ENCLAVECTL" pool
+expect_rc 0 "$ENCLAVECTL" pki root
 echo "PASS"

@@ -32,13 +32,14 @@ out=$("$ENCLAVECTL" health)
 assert_eq "$(echo "$out" | json_get EnclaveCount)" 0 "health: enclave count"
 assert_eq "$(echo "$out" | json_get DaemonPID)" "$DAEMON_PID" "health: pid"
 
-# Unimplemented methods say so, with their own exit code.
+# Errors come as one line with the status name and their own exit code (10 + code).
 rc=0
-"$ENCLAVECTL" describe-enclaves >"$TEST_DIR/out" 2>"$TEST_DIR/err" || rc=$?
-assert_eq "$rc" 22 "exit code of an UNIMPLEMENTED call"
-assert_eq "$(cat "$TEST_DIR/err")" \
-	"enclavectl: UNIMPLEMENTED: enclaved.v1.Enclaves/List is not implemented yet" "error line"
+"$ENCLAVECTL" console --enclave-name nosuch >"$TEST_DIR/out" 2>"$TEST_DIR/err" || rc=$?
+assert_eq "$rc" 15 "exit code of a NOT_FOUND call"
+assert_eq "$(cat "$TEST_DIR/err")" "enclavectl: NOT_FOUND: no enclave named 'nosuch'" "error line"
 [ ! -s "$TEST_DIR/out" ] || fail "stdout not empty on error"
+assert_eq "$("$ENCLAVECTL" describe-enclaves)" "[
+]" "no enclaves yet"
 
 # A second daemon must not steal a live socket.
 rc=0
