@@ -6,3 +6,4 @@ include $(top_srcdir)/bench/attest.mk
 include $(top_srcdir)/bench/vsock.mk
 include $(top_srcdir)/bench/vmm.mk
 include $(top_srcdir)/bench/pool.mk
+include $(top_srcdir)/bench/lifecycle.mk

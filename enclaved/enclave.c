@@ -45,8 +45,13 @@ bool enclave_visible_to(const struct enclave *e, uid_t uid, bool is_root)
 
 uint32_t enclave_default_heartbeat_ms(uint64_t eif_bytes, uint64_t memory_mib)
 {
-	uint64_t ms =
-	    ENCLAVE_HEARTBEAT_MIN_MS + eif_bytes * 15000 / (1ull << 30) + memory_mib * 1000 / 1024;
+	uint64_t eif_ms, mem_ms, ms;
+
+	/* Hostile sizes saturate instead of wrapping. */
+	if (__builtin_mul_overflow(eif_bytes >> 20, UINT64_C(15000), &eif_ms) ||
+	    __builtin_mul_overflow(memory_mib, UINT64_C(1000), &mem_ms))
+		return UINT32_MAX;
+	ms = ENCLAVE_HEARTBEAT_MIN_MS + eif_ms / 1024 + mem_ms / 1024;
 	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
 

@@ -45,6 +45,16 @@ tests_unit_test_enclaved_authz_SOURCES = tests/unit/test-enclaved-authz.c
 tests_unit_test_enclaved_authz_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_enclaved_authz_LDADD = enclaved/libenclaved.a common/libcommon.a $(CMOCKA_LIBS)
 
+check_PROGRAMS += tests/unit/test-enclaved-lifecycle
+TESTS += tests/unit/test-enclaved-lifecycle
+tests_unit_test_enclaved_lifecycle_SOURCES = tests/unit/test-enclaved-lifecycle.c
+tests_unit_test_enclaved_lifecycle_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(PROTOBUF_C_CFLAGS) \
+	$(INIH_CFLAGS)
+tests_unit_test_enclaved_lifecycle_LDADD = enclaved/libenclaved.a enclaved/libpool.a \
+	rpc/librpc.a proto/libproto.a $(ENCLAVED_ATTEST_LIBS) $(CMOCKA_LIBS) $(PROTOBUF_C_LIBS) \
+	$(LIBEVENT_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS) -lpthread
+$(tests_unit_test_enclaved_lifecycle_OBJECTS): proto/enclaved.pb-c.h
+
 LIFECYCLE_TESTS = tests/integration/lifecycle-basic.sh tests/integration/lifecycle-invalid.sh \
 	tests/integration/lifecycle-kill.sh tests/integration/lifecycle-heartbeat.sh \
 	tests/integration/lifecycle-many.sh tests/integration/daemon-pool.sh \

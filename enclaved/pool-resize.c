@@ -255,6 +255,7 @@ int pool_description_to_json(const struct pool_description *d, char **out)
 		0 ||
 	    json_object_object_add(o, "numa_node", json_object_new_int(d->numa_node)) < 0 ||
 	    add_u64(o, "min_enclave_mib", d->min_enclave_mib) < 0 ||
+	    add_u64(o, "cpu_oversubscribe", d->cpu_oversubscribe) < 0 ||
 	    json_object_object_add(o, "isolation",
 				   json_object_new_string(pool_isolation_to_string(d->isolation))) <
 		0 ||

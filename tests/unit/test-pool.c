@@ -259,6 +259,51 @@ static void flat8(struct env *e)
 	assert_int_equal(pool_config_set(&e->cfg, "hugepages", "none", NULL), 0);
 }
 
+/* cpu_oversubscribe = 2: each CPU may carry two leases, filled evenly; describe says so. */
+static void test_oversubscribe(void **state)
+{
+	struct env *e = *state;
+	struct pool_lease *l[9] = {0};
+	struct pool_description d;
+	struct pool_cpuset cpus;
+	char *err = NULL;
+	char owner[16];
+	struct pool *p;
+
+	assert_int_equal(pool_config_set(&e->cfg, "cpu_oversubscribe", "2", NULL), 0);
+	expect_error(pool_config_set(&e->cfg, "cpu_oversubscribe", "0", &err), &err, -EINVAL,
+		     "cpu_oversubscribe");
+	p = new_ok(e);
+	/* Pool 2-3,6-7 (cores {2,6} and {3,7}): four 2-CPU leases fit, two per core. */
+	for (int i = 0; i < 4; i++) {
+		snprintf(owner, sizeof(owner), "enc-%d", i);
+		l[i] = alloc_ok(p, owner, 2, NULL, 64);
+		pool_lease_cpus(l[i], &cpus);
+		expect_set(&cpus, i % 2 ? "3,7" : "2,6");
+	}
+	expect_error(alloc_err(p, "enc-x", 2, NULL, 64, &err), &err, -ENOSPC,
+		     "not enough free CPUs");
+	err = NULL;
+	expect_error(alloc_err(p, "enc-x", 0, "2,6", 64, &err), &err, -EBUSY, "held by");
+	assert_int_equal(pool_describe(p, &d), 0);
+	assert_int_equal(d.cpu_oversubscribe, 2);
+	assert_int_equal(pool_cpuset_count(&d.cpus_free), 0);
+	pool_description_free(&d);
+	/* One release frees a share, not the CPUs: they stay used by the other lease. */
+	assert_int_equal(pool_release(l[0]), 0);
+	assert_int_equal(pool_describe(p, &d), 0);
+	assert_int_equal(pool_cpuset_count(&d.cpus_used), 4);
+	pool_description_free(&d);
+	l[0] = alloc_ok(p, "enc-again", 0, "2,6", 64);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pool_release(l[i]), 0);
+	assert_int_equal(pool_describe(p, &d), 0);
+	assert_int_equal(pool_cpuset_count(&d.cpus_used), 0);
+	assert_int_equal(d.memory_used_mib, 0);
+	pool_description_free(&d);
+	pool_free(p);
+}
+
 static void test_fragmentation(void **state)
 {
 	struct env *e = *state;
@@ -648,6 +693,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_alloc_release, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fragmentation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversubscribe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_partial_grant, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_page_choice, setup, teardown),
