@@ -51,6 +51,7 @@ static void usage(FILE *out)
 	      "  3        undecodable answer from the daemon\n"
 	      "  4        command not built into this enclavectl yet\n"
 	      "  5        local file or I/O error\n"
+	      "  6        run-enclave --wait: the enclave failed\n"
 	      "  10+N     the call ended with google.rpc.Code N:\n"
 	      "           11 CANCELLED, 12 UNKNOWN, 13 INVALID_ARGUMENT, 14 DEADLINE_EXCEEDED,\n"
 	      "           15 NOT_FOUND, 16 ALREADY_EXISTS, 17 PERMISSION_DENIED,\n"
