@@ -323,7 +323,6 @@ void enclave_finish(struct enclave *e, int wait_status)
 	while (e->n_terminate_ops)
 		enclave_terminate_op_done(e->terminate_ops[--e->n_terminate_ops], e);
 	enclaved_notify_status(e->daemon);
-	enclave_prune(e->daemon);
 }
 
 void enclave_reap_all(struct enclaved *d)
@@ -331,12 +330,13 @@ void enclave_reap_all(struct enclaved *d)
 	struct enclave *e = d->registry.head;
 
 	while (e) {
-		struct enclave *next = e->next;
 		int status;
 		if (e->pid > 0 && waitpid(e->pid, &status, WNOHANG) == e->pid)
-			enclave_finish(e, status); /* may prune entries after e, never e itself */
-		e = next;
+			enclave_finish(e, status);
+		e = e->next;
 	}
+	/* Only now: pruning while walking the list would free entries under our feet. */
+	enclave_prune(d);
 }
 
 void enclave_shutdown_all(struct enclaved *d)

@@ -104,7 +104,8 @@ int enclave_pick_cid(struct enclaved *d, uint64_t requested, uint64_t *out);
 void enclave_add(struct enclaved *d, struct enclave *e);
 /* Free an entry that never went live or was dropped from the registry. */
 void enclave_free(struct enclave *e);
-/* Drop the oldest finished entries beyond ENCLAVE_KEEP_FINISHED. */
+/* Drop the oldest finished entries beyond ENCLAVE_KEEP_FINISHED (never while walking the
+ * registry). */
 void enclave_prune(struct enclaved *d);
 
 /* Append console output (ring) and stream it to watchers. */
@@ -114,7 +115,8 @@ int enclave_console_tail(const struct enclave *e, size_t max, uint8_t **out, siz
 
 /* Ask the VMM to stop (Terminate message, SIGKILL after the grace period). Idempotent. */
 void enclave_request_terminate(struct enclave *e, const char *why);
-/* The VMM is gone (reaped): return resources, answer waiting calls, final state. */
+/* The VMM is gone (reaped): return resources, answer waiting calls, final state. Frees
+ * nothing in the registry. */
 void enclave_finish(struct enclave *e, int wait_status);
 /* Called with SIGCHLD: reap every VMM that exited. */
 void enclave_reap_all(struct enclaved *d);

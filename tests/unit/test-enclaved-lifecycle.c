@@ -88,6 +88,35 @@ static void test_cid(void **state)
 	}
 }
 
+/* Finished entries are kept for Describe, but only the newest ENCLAVE_KEEP_FINISHED. */
+static void test_prune(void **state)
+{
+	struct enclaved d;
+	size_t n = 0, finished = 0;
+
+	memset(&d, 0, sizeof(d));
+	fake(&d, 5, ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_RUNNING);
+	for (uint64_t i = 0; i < ENCLAVE_KEEP_FINISHED + 10; i++)
+		fake(&d, 1000 + i,
+		     i % 2 ? ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_FAILED
+			   : ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_TERMINATED);
+	fake(&d, 6, ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_STARTING);
+	enclave_prune(&d);
+	for (struct enclave *e = d.registry.head; e; e = e->next, n++)
+		finished += !enclave_is_alive(e);
+	assert_int_equal(finished, ENCLAVE_KEEP_FINISHED);
+	assert_int_equal(n, ENCLAVE_KEEP_FINISHED + 2);
+	assert_int_equal(d.registry.n_enclaves, n);
+	assert_non_null(enclave_find(&d, NULL, "e5"));	  /* alive: kept */
+	assert_null(enclave_find(&d, NULL, "e1000"));	  /* oldest: gone */
+	assert_non_null(enclave_find(&d, NULL, "e1073")); /* newest: kept */
+	while (d.registry.head) {
+		struct enclave *e = d.registry.head;
+		d.registry.head = e->next;
+		enclave_free(e);
+	}
+}
+
 static void test_status_text(void **state)
 {
 	char buf[160];
@@ -143,6 +172,7 @@ int main(void)
 	    cmocka_unit_test(test_heartbeat_deadline),
 	    cmocka_unit_test(test_cid),
 	    cmocka_unit_test(test_status_text),
+	    cmocka_unit_test(test_prune),
 	    cmocka_unit_test(test_console_ring),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
