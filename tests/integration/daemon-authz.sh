@@ -11,6 +11,7 @@ GROUP=enct$$
 authz_cleanup() {
 	local rc=$?
 	groupdel "$GROUP" 2>/dev/null || true
+	set +e # a failed test must still reach the common cleanup (daemon, VMMs, files)
 	(exit $rc)
 	cleanup
 }
