@@ -8,8 +8,11 @@
 
 #include "common/util.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_MIB (1ull << 40)
@@ -139,6 +142,7 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 	_cleanup_free_ uint32_t *cpu_ids = NULL;
 	_cleanup_free_ char *eif_path = NULL;
 	_cleanup_free_ char *name = NULL;
+	_cleanup_free_ char *absolute_eif = NULL;
 	const char *config = NULL;
 	bool attach = false, other_flags = false, wait = false;
 	const char *name_flag = NULL;
@@ -222,6 +226,14 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 		return ctl_usage_error(argv[0], "--memory is required");
 	if ((req.cpu_count == 0) == (req.n_cpu_ids == 0))
 		return ctl_usage_error(argv[0], "give exactly one of --cpu-count and --cpu-ids");
+	/* The daemon opens the image itself and takes absolute paths only; resolve ours. */
+	if (req.eif_path[0] != '/') {
+		absolute_eif = realpath(req.eif_path, NULL);
+		if (!absolute_eif)
+			return ctl_fail(CTL_EXIT_LOCAL, "--eif-path %s: %s", req.eif_path,
+					strerror(errno));
+		req.eif_path = absolute_eif;
+	}
 	req.cpu_ids = cpu_ids;
 	/* nitro-cli: attaching the console implies debug mode. */
 	req.debug_mode |= attach;

@@ -80,9 +80,22 @@ static int state_from_config(struct pool *p, const struct pool_config *cfg, char
 	if (cfg->has_cpu_pool) {
 		st->cpus = cfg->cpu_pool;
 	} else {
+		unsigned count = cfg->cpu_count;
+
 		pool_cpuset_zero(&none);
-		r = pool_topology_pick(p->topo, cfg->cpu_count, &none, &none, -1, cfg->exclude_cpu0,
+		r = pool_topology_pick(p->topo, count, &none, &none, -1, cfg->exclude_cpu0,
 				       &st->cpus, error);
+		/* The built-in default must fit the machine it runs on (a small host may not have
+		 * two whole cores besides CPU 0); an explicit cpu_count is never shrunk. */
+		while (r == -ENOSPC && !cfg->cpu_count_set && count > 1) {
+			if (error) {
+				free(*error);
+				*error = NULL;
+			}
+			count--;
+			r = pool_topology_pick(p->topo, count, &none, &none, -1, cfg->exclude_cpu0,
+					       &st->cpus, error);
+		}
 		if (r < 0)
 			return r;
 	}

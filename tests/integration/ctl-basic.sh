@@ -52,8 +52,12 @@ done
 # the request's field or the missing enclave).
 start_daemon
 echo '{"eif_path": "x.eif", "memory_mib": 64, "cpu_ids": [1], "debug_mode": true}' >"$TEST_DIR/run.json"
-expect_rc 13 "$ENCLAVECTL" run-enclave --config "$TEST_DIR/run.json"
-grep -q "eif_path 'x.eif'" "$TEST_DIR/err" || fail "run-enclave --config"
+# A relative eif_path is resolved by the client, so a missing file is a local error (5).
+expect_rc 5 "$ENCLAVECTL" run-enclave --config "$TEST_DIR/run.json"
+grep -q "x.eif: No such file" "$TEST_DIR/err" || fail "run-enclave --config"
+echo '{"eif_path": "/nonexistent/x.eif", "memory_mib": 64, "cpu_ids": [1], "debug_mode": true}' >"$TEST_DIR/run.json"
+expect_rc 15 "$ENCLAVECTL" run-enclave --config "$TEST_DIR/run.json"
+grep -q "x.eif" "$TEST_DIR/err" || fail "run-enclave --config (daemon side)"
 expect_rc 0 "$ENCLAVECTL" terminate-enclave --all
 expect_rc 15 "$ENCLAVECTL" resize-enclave --enclave-name a --memory 128
 expect_rc 15 "$ENCLAVECTL" attest --enclave-name a --nonce 00ff --user-data hi
