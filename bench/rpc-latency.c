@@ -213,11 +213,10 @@ int main(int argc, char **argv)
 	double r99 = percentile(ref_ns, calls, 0.99) / 1000.0;
 	char row[512];
 	snprintf(row, sizeof(row),
-		 LABEL " (%zu calls, %d B payload, %zu B request frame) | p50 %.1f µs | p99 %.1f µs"
-		       " | unix-socket ping-pong of the same bytes (blocking thread) p50 %.1f µs"
-		       " | p99 %.1f µs | p50 ×%.2f, p99 ×%.2f | `scripts/dev-make build/h-rpc "
-		       "bench/rpc-latency && build/h-rpc/bench/rpc-latency --results "
-		       "bench/RESULTS.md` |",
+		 LABEL " (%zu calls, %d B payload, %zu B request frame) | p50 %.1f µs, p99 %.1f µs"
+		       " vs a unix-socket ping-pong of the same bytes (blocking thread, reference,"
+		       " same run) p50 %.1f µs, p99 %.1f µs = p50 ×%.2f, p99 ×%.2f"
+		       " | `build/<dir>/bench/rpc-latency --results bench/RESULTS.md` |",
 		 calls, PAYLOAD_SIZE, req_len + 10, p50, p99, r50, r99, p50 / r50, p99 / r99);
 	printf("%s\n", row);
 	if (results) {
