@@ -9,3 +9,5 @@ EXTRA_DIST += tests/README.md tests/integration/lib.sh tests/fuzz/run tests/fuzz
 if !SANITIZERS
 TESTS += tests/systemd/daemon.sh tests/systemd/enclave-unit.sh
 endif
+
+include $(top_srcdir)/tests/hardening.mk
