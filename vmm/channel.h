@@ -9,6 +9,8 @@
 #define VMM_CHANNEL_MAX_PACKET (256u * 1024u)
 /* NSM requests and responses are bounded by the NSM API's own limits. */
 #define VMM_CHANNEL_MAX_NSM (64u * 1024u)
+/* Console bytes (debug mode) the VMM keeps for a re-adopting daemon and the exit record. */
+#define VMM_CHANNEL_CONSOLE_TAIL (16u * 1024u)
 
 struct vmm;
 struct vmm_channel;
@@ -43,6 +45,12 @@ int vmm_channel_recv_config(int fd, struct vmm_config *cfg, int *mem_fd, int *ei
 /* Take over fd and serve it on the event loop (Ping, Terminate, NsmResponse). */
 int vmm_channel_new(struct vmm *vmm, int fd);
 void vmm_channel_free(struct vmm *vmm);
+
+/* Listen on <runtime_dir>/control.sock (0600, root peers only) for a daemon that re-adopts
+ * the enclave after enclaved restarted, and open <runtime_dir>/vmm-exit for an exit while no
+ * daemon is attached. Call before the sandbox (the fds stay; the paths need root). 0 and a
+ * warning when the path does not fit a socket address. */
+int vmm_channel_listen(struct vmm *vmm);
 
 /* Send an Event (no-op without a channel). Any thread that owns no lock; sends are atomic
  * per packet. */

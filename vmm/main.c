@@ -449,7 +449,8 @@ int main(int argc, char **argv)
 		r = -errno;
 		goto out;
 	}
-	if (o.channel_fd >= 0 && (r = vmm_channel_new(&vmm, o.channel_fd)) < 0)
+	if (o.channel_fd >= 0 &&
+	    ((r = vmm_channel_new(&vmm, o.channel_fd)) < 0 || (r = vmm_channel_listen(&vmm)) < 0))
 		goto out;
 	if ((r = vmm_serial_new(&vmm, console_out, &sink, &vmm.serial)) < 0 ||
 	    (r = vmm_device_init_all(&vmm)) < 0)
