@@ -1,17 +1,104 @@
 /* Enclaves.Console: a server stream of the enclave's UART output (debug mode only, as on
  * Nitro). The buffered tail (up to 1 MiB, kept after the enclave ends) is replayed first; the
- * stream then follows live output and closes when the enclave ends. */
+ * stream then follows live output and closes when the enclave ends, or cleanly when
+ * disconnect_timeout_s passes (nitro-cli's --disconnect-timeout).
+ *
+ * The watcher list belongs to the enclave (enclave.c closes or drops its calls), so a timer
+ * never trusts its call pointer: at expiry it looks the call up among the enclave's watchers,
+ * timers of an enclave that ended are dropped from enclave_emit_event, and registering a call
+ * drops any stale timer that carried the same pointer. */
 #include "config.h"
 
 #include "enclaved/api_enclaves.h"
 
+#include "enclaved/api_events.h"
 #include "enclaved/enclave.h"
 
+#include "common/log.h"
 #include "common/util.h"
 
+#include <event2/event.h>
 #include <string.h>
 
 #define CONSOLE_REPLAY_CHUNK (64u * 1024u)
+
+struct console_timer {
+	struct console_timer *next;
+	struct enclave *enclave;
+	struct rpc_call *call;
+	struct event *timer;
+};
+
+static struct console_timer *timers;
+
+static void timer_free(struct console_timer **pp)
+{
+	struct console_timer *t = *pp;
+
+	*pp = t->next;
+	event_free(t->timer);
+	free(t);
+}
+
+static bool drop_watcher(struct enclave *e, struct rpc_call *call)
+{
+	for (unsigned i = 0; i < e->n_watchers; i++) {
+		if (e->console_watchers[i] == call) {
+			e->console_watchers[i] = e->console_watchers[--e->n_watchers];
+			return true;
+		}
+	}
+	return false;
+}
+
+static void drop_timers(const struct enclave *e, const struct rpc_call *call)
+{
+	for (struct console_timer **pp = &timers; *pp;) {
+		if ((e && (*pp)->enclave == e) || (call && (*pp)->call == call))
+			timer_free(pp);
+		else
+			pp = &(*pp)->next;
+	}
+}
+
+void api_console_enclave_ended(struct enclave *e)
+{
+	drop_timers(e, NULL);
+}
+
+static void on_disconnect_timer(evutil_socket_t fd, short what, void *userdata)
+{
+	struct console_timer *t = userdata;
+	struct enclave *e = t->enclave;
+	struct rpc_call *call = t->call;
+
+	drop_timers(NULL, call); /* frees t */
+	if (drop_watcher(e, call)) {
+		log_debug("%s: console reader disconnected after its timeout", e->id);
+		(void)rpc_call_close(call);
+	}
+}
+
+static int add_timer(struct enclaved *d, struct enclave *e, struct rpc_call *call, uint32_t seconds)
+{
+	struct timeval tv = {.tv_sec = seconds};
+	struct console_timer *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->enclave = e;
+	t->call = call;
+	t->timer = evtimer_new(d->base, on_disconnect_timer, t);
+	if (!t->timer || evtimer_add(t->timer, &tv) < 0) {
+		if (t->timer)
+			event_free(t->timer);
+		free(t);
+		return -ENOMEM;
+	}
+	t->next = timers;
+	timers = t;
+	return 0;
+}
 
 static int send_bytes(struct rpc_call *call, const uint8_t *data, size_t len)
 {
@@ -33,13 +120,9 @@ static void on_cancel(struct rpc_call *call, void *userdata)
 {
 	struct enclave *e = userdata;
 
-	for (unsigned i = 0; i < e->n_watchers; i++) {
-		if (e->console_watchers[i] == call) {
-			e->console_watchers[i] = e->console_watchers[--e->n_watchers];
-			(void)rpc_call_close(call);
-			return;
-		}
-	}
+	drop_timers(NULL, call);
+	if (drop_watcher(e, call))
+		(void)rpc_call_close(call);
 }
 
 API_ENCLAVES_HANDLER(api_enclaves_console)
@@ -87,6 +170,12 @@ API_ENCLAVES_HANDLER(api_enclaves_console)
 				      ENCLAVE_MAX_WATCHERS);
 		else
 			rpc_call_close(call);
+		goto out;
+	}
+	/* A stale timer may carry this address from a call enclave.c has since freed. */
+	drop_timers(NULL, call);
+	if (req->disconnect_timeout_s && add_timer(d, e, call, req->disconnect_timeout_s) < 0) {
+		rpc_call_fail(call, RPC_INTERNAL, "out of memory");
 		goto out;
 	}
 	e->console_watchers[e->n_watchers++] = call;

@@ -5,6 +5,7 @@
 
 #include "enclaved/api_attest.h"
 #include "enclaved/api_enclaves.h"
+#include "enclaved/api_events.h"
 
 #include "common/util.h"
 
@@ -16,6 +17,6 @@ const struct api_method api_enclaves_methods[] = {
     {API_SERVICE_ENCLAVES, "Resize", AUTHZ_NEED_MEMBER, api_enclaves_resize},
     {API_SERVICE_ENCLAVES, "Attest", AUTHZ_NEED_MEMBER, api_enclaves_attest},
     {API_SERVICE_ENCLAVES, "Console", AUTHZ_NEED_MEMBER, api_enclaves_console},
-    {API_SERVICE_ENCLAVES, "Events", AUTHZ_NEED_MEMBER, api_unimplemented},
+    {API_SERVICE_ENCLAVES, "Events", AUTHZ_NEED_MEMBER, api_enclaves_events},
 };
 const size_t api_enclaves_n_methods = UTIL_ARRAY_SIZE(api_enclaves_methods);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "enclaved/api_enclaves.h"
+#include "enclaved/api_events.h"
 #include "enclaved/enclave-resize.h"
 #include "enclaved/pool-hotplug.h"
 
@@ -53,6 +54,7 @@ void enclave_on_memory_state(struct enclave *e, uint64_t plugged, uint64_t reque
 		return;
 	}
 	e->plugged_mib = plugged >> 20;
+	enclave_emit_event(e, ENCLAVED__V1__ENCLAVE_EVENT_KIND__ENCLAVE_EVENT_KIND_MEMORY);
 	if (!e->lease)
 		return;
 	/* Shrinks always fit; a grow past the reservation cannot happen (the device NACKs
@@ -167,6 +169,7 @@ static void resize(struct enclaved *d, struct rpc_call *call, const struct api_c
 			      strerror(-r));
 		return;
 	}
+	enclave_emit_event(e, ENCLAVED__V1__ENCLAVE_EVENT_KIND__ENCLAVE_EVENT_KIND_MEMORY);
 	log_info("%s: resize to %" PRIu64 " MiB asked by uid %u", e->id, target,
 		 (unsigned)caller->peer.uid);
 	if (enclave_to_pb(e, &pb, 0) < 0) {

@@ -2,6 +2,7 @@
 
 #include "enclaved/enclave.h"
 
+#include "enclaved/api_events.h"
 #include "enclaved/nsm_forward.h"
 #include "enclaved/vmm_process.h"
 
@@ -124,6 +125,7 @@ void enclave_add(struct enclaved *d, struct enclave *e)
 	e->next = d->registry.head;
 	d->registry.head = e;
 	d->registry.n_enclaves++;
+	enclave_emit_event(e, ENCLAVED__V1__ENCLAVE_EVENT_KIND__ENCLAVE_EVENT_KIND_STATE);
 }
 
 void enclave_free(struct enclave *e)
@@ -232,6 +234,7 @@ void enclave_request_terminate(struct enclave *e, const char *why)
 	if (!e->reason[0] || e->state != ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_TERMINATING)
 		snprintf(e->reason, sizeof(e->reason), "%s", why);
 	e->state = ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_TERMINATING;
+	enclave_emit_event(e, ENCLAVED__V1__ENCLAVE_EVENT_KIND__ENCLAVE_EVENT_KIND_STATE);
 	if (vmm_process_send_terminate(e, why) < 0 && e->pid > 0)
 		(void)kill(e->pid, SIGTERM);
 	e->kill_timer = evtimer_new(e->daemon->base, on_kill_timer, e);
@@ -291,6 +294,7 @@ void enclave_finish(struct enclave *e, int wait_status)
 		else
 			snprintf(e->reason, sizeof(e->reason), "%s", status);
 	}
+	enclave_emit_event(e, ENCLAVED__V1__ENCLAVE_EVENT_KIND__ENCLAVE_EVENT_KIND_STATE);
 	log_info("%s (%s): %s: %s; %s", e->id, e->name,
 		 e->state == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_FAILED ? "FAILED"
 									       : "terminated",
@@ -383,6 +387,7 @@ void enclave_on_heartbeat(struct enclave *e)
 		e->heartbeat_timer = NULL;
 	}
 	log_info("%s (%s): running, CID %" PRIu64, e->id, e->name, e->cid);
+	enclave_emit_event(e, ENCLAVED__V1__ENCLAVE_EVENT_KIND__ENCLAVE_EVENT_KIND_HEARTBEAT);
 	if (e->run_call) {
 		Enclaved__V1__RunEnclaveResponse resp = ENCLAVED__V1__RUN_ENCLAVE_RESPONSE__INIT;
 		Enclaved__V1__Enclave pb;

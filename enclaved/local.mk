@@ -76,3 +76,4 @@ EXTRA_DIST += tests/fuzz/fuzz-enclaved-config.c \
 # The pool module keeps its own fragment.
 include $(top_srcdir)/enclaved/pool.mk
 include $(top_srcdir)/enclaved/attestation.mk
+include $(top_srcdir)/enclaved/events.mk

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "common/log.h"
@@ -269,6 +271,13 @@ int rpc_call_send(struct rpc_call *call, const uint8_t *payload, size_t len)
 		return -EMSGSIZE;
 	/* A zero-length Data frame without no-data is a valid empty message. */
 	return rpc_conn_send(call->conn, call->stream_id, RPC_FRAME_DATA, 0, payload, len);
+}
+
+size_t rpc_call_output_pending(const struct rpc_call *call)
+{
+	if (!call->conn || !call->conn->bev)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(call->conn->bev));
 }
 
 int rpc_call_close(struct rpc_call *call)

@@ -103,6 +103,9 @@ int rpc_call_fail(struct rpc_call *call, int code, const char *fmt, ...)
  * call, -ENOBUFS when the client let RPC_CONN_OUTPUT_MAX (16 MiB) of output pile up unread (the
  * connection is then dropped and the call cancelled). Does not free the call. */
 int rpc_call_send(struct rpc_call *call, const uint8_t *payload, size_t len);
+/* Bytes queued on the call's connection that the client has not read yet (0 once the call is
+ * cancelled): lets a stream handler bound a slow subscriber well below RPC_CONN_OUTPUT_MAX. */
+size_t rpc_call_output_pending(const struct rpc_call *call);
 /* Server stream: the final Data frame (remote-closed, no-data). Frees the call. */
 int rpc_call_close(struct rpc_call *call);
 

@@ -1,0 +1,3 @@
+#!/bin/bash
+echo "SKIP: being written"
+exit 77
