@@ -38,6 +38,7 @@ struct rpc_server {
 	struct evconnlistener **listeners;
 	size_t n_listeners;
 	struct event *listen_retry;
+	int reserve_fd; /* /dev/null, given up to accept-and-refuse when out of fds; -1 if none */
 	struct rpc_conn *conns;
 	size_t n_conns;
 };

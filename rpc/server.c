@@ -39,6 +39,8 @@ int rpc_server_new(struct event_base *base, struct rpc_server **out)
 	if (!server)
 		return -ENOMEM;
 	server->base = base;
+	/* Held back so that, out of fds, the server can still accept a connection to refuse it. */
+	server->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	*out = server;
 	return 0;
 }
@@ -52,6 +54,8 @@ void rpc_server_free(struct rpc_server *server)
 	free(server->listeners);
 	if (server->listen_retry)
 		event_free(server->listen_retry);
+	if (server->reserve_fd >= 0)
+		close(server->reserve_fd);
 	while (server->conns)
 		conn_close(server->conns);
 	for (size_t i = 0; i < server->n_methods; i++) {
@@ -425,13 +429,66 @@ static void listen_retry_cb(evutil_socket_t fd, short what, void *arg)
 		evconnlistener_enable(server->listeners[i]);
 }
 
-/* Out of fds (EMFILE): back off instead of spinning on a listener that stays readable. */
+/* Answer a connection accepted while out of fds with RESOURCE_EXHAUSTED on the stream of the
+ * first request if it is already there (else stream 1, a client's first), then close it. The
+ * request bytes already sent are read off first: closing a unix socket with unread data makes
+ * the peer's read fail with ECONNRESET before it sees the answer. */
+static void refuse_connection(int fd)
+{
+	uint8_t buf[4096];
+	struct rpc_frame_header h = {.stream_id = 1};
+	_cleanup_free_ uint8_t *resp = NULL, *frame = NULL;
+	size_t resp_len, frame_len, total = 0;
+	ssize_t n;
+
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n >= RPC_FRAME_HEADER_SIZE)
+		rpc_frame_header_decode(buf, &h);
+	while (n > 0 && (total += (size_t)n) < (64u << 10))
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (rpc_message_response_encode(RPC_RESOURCE_EXHAUSTED,
+					"the daemon is out of file descriptors; try again later",
+					NULL, 0, &resp, &resp_len) == 0 &&
+	    rpc_frame_build(h.stream_id, RPC_FRAME_RESPONSE, 0, resp, resp_len, &frame,
+			    &frame_len) == 0 &&
+	    send(fd, frame, frame_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("rpc: answering a refused connection: %s", strerror(errno));
+	close(fd);
+}
+
+/* Out of fds: give up the reserve fd to accept and refuse what is queued, so clients get an
+ * answer instead of hanging in the backlog. Returns false when that is not possible. */
+static bool refuse_pending(struct rpc_server *server, struct evconnlistener *listener)
+{
+	unsigned refused = 0;
+	int fd;
+
+	if (server->reserve_fd < 0)
+		return false;
+	close(server->reserve_fd);
+	server->reserve_fd = -1;
+	while (refused < 64 &&
+	       (fd = accept4(evconnlistener_get_fd(listener), NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		refuse_connection(fd);
+		refused++;
+	}
+	server->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	log_warn("rpc: out of file descriptors: refused %u new connection(s) with "
+		 "RESOURCE_EXHAUSTED",
+		 refused);
+	return server->reserve_fd >= 0;
+}
+
+/* Out of fds (EMFILE): refuse what waits, then back off instead of spinning on a listener that
+ * stays readable. */
 static void accept_error_cb(struct evconnlistener *listener, void *arg)
 {
 	struct rpc_server *server = arg;
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
 	int err = EVUTIL_SOCKET_ERROR();
 
+	if ((err == EMFILE || err == ENFILE) && refuse_pending(server, listener))
+		return;
 	log_warn("rpc: accept: %s; pausing for 100 ms", strerror(err));
 	if (!server->listen_retry)
 		server->listen_retry = evtimer_new(server->base, listen_retry_cb, server);
