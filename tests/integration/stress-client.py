@@ -296,9 +296,14 @@ def hog(sock):
             c = Conn(sock)
             c.s.settimeout(10)
             code, msg, _ = c.call("System", "Version")
+        except socket.timeout:
+            t.unexpected.append(f"connection {i}: no answer within 10 s (left in the backlog)")
+            c.close()
+            break
         except (OSError, EOFError):
             # closed on us: the daemon is out of fds
             refused += 1
+            t.add("Version-closed", -1, {-1}, "connection closed")
             c.close()
             break
         if code == RESOURCE_EXHAUSTED:
