@@ -69,7 +69,7 @@ void api_enclaves_attest(struct enclaved *d, struct rpc_call *call, const struct
 	e = enclave_find(d, req->enclave_id, req->enclave_name);
 	/* Members see only their own enclaves: someone else's does not exist for them. */
 	if (!e || !enclave_visible_to(e, caller->peer.uid, caller->role == AUTHZ_ROLE_ROOT)) {
-		rpc_call_fail(call, RPC_NOT_FOUND, "no enclave %s", what);
+		rpc_call_fail(call, RPC_NOT_FOUND, "no enclave %.200s", what);
 		goto out;
 	}
 	if (!enclave_is_alive(e) || !e->attestation) {

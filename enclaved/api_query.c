@@ -114,7 +114,7 @@ API_ENCLAVES_HANDLER(api_enclaves_describe)
 	by_id = req->enclave_id && req->enclave_id[0];
 	e = enclave_find(d, req->enclave_id, req->enclave_name);
 	if (!e || !enclave_visible_to(e, caller->peer.uid, caller->role == AUTHZ_ROLE_ROOT)) {
-		rpc_call_fail(call, RPC_NOT_FOUND, "no enclave %s '%s'",
+		rpc_call_fail(call, RPC_NOT_FOUND, "no enclave %s '%.200s'",
 			      by_id ? "with id" : "named",
 			      by_id ? req->enclave_id : req->enclave_name);
 	} else if (enclave_to_pb(e, &pb, UTIL_MIN(req->console_tail_bytes, ENCLAVE_CONSOLE_KEEP)) <

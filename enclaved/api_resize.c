@@ -117,7 +117,7 @@ static void resize(struct enclaved *d, struct rpc_call *call, const struct api_c
 	int r;
 
 	if (!e || !enclave_visible_to(e, caller->peer.uid, caller->role == AUTHZ_ROLE_ROOT)) {
-		rpc_call_fail(call, RPC_NOT_FOUND, "no enclave %s '%s'",
+		rpc_call_fail(call, RPC_NOT_FOUND, "no enclave %s '%.200s'",
 			      by_id ? "with id" : "named",
 			      by_id ? req->enclave_id : req->enclave_name);
 		return;

@@ -120,7 +120,7 @@ API_ENCLAVES_HANDLER(api_enclaves_terminate)
 			break;
 	}
 	if (op->n == 0 && !req->all) {
-		rpc_call_fail(call, RPC_NOT_FOUND, "no enclave %s '%s'",
+		rpc_call_fail(call, RPC_NOT_FOUND, "no enclave %s '%.200s'",
 			      req->enclave_id && req->enclave_id[0] ? "with id" : "named",
 			      req->enclave_id && req->enclave_id[0] ? req->enclave_id
 								    : req->enclave_name);
