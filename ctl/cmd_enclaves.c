@@ -260,7 +260,7 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 	}
 	if (rc == CTL_EXIT_OK && wait) {
 		fflush(stdout);
-		rc = ctl_wait_enclave(e->enclave_id);
+		rc = ctl_wait_enclave(e->enclave_id, e->enclave_cid);
 	}
 	protobuf_c_message_free_unpacked(resp, NULL);
 	return rc;
@@ -374,7 +374,11 @@ int ctl_cmd_terminate_enclave(int argc, char **argv)
 
 static const char resize_help[] =
     "Usage: enclavectl resize-enclave (--enclave-id ID | --enclave-name NAME) --memory MIB\n"
-    "Grow or shrink a running enclave's memory between its boot size and its --max-memory.\n";
+    "                                 [--wait [--timeout SEC]]\n"
+    "Grow or shrink a running enclave's memory between its boot size and its --max-memory.\n"
+    "--wait waits (default 30 s) until the guest has plugged or unplugged its way there and\n"
+    "prints the enclave with its plugged size; when the guest does not get there in time it\n"
+    "keeps its memory, and the exit code is 14 (DEADLINE_EXCEEDED).\n";
 
 int ctl_cmd_resize_enclave(int argc, char **argv)
 {
@@ -382,11 +386,15 @@ int ctl_cmd_resize_enclave(int argc, char **argv)
 	    {"enclave-id", required_argument, NULL, 'i'},
 	    {"enclave-name", required_argument, NULL, 'n'},
 	    {"memory", required_argument, NULL, 'm'},
+	    {"wait", no_argument, NULL, 'w'},
+	    {"timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
 	Enclaved__V1__ResizeEnclaveRequest req = ENCLAVED__V1__RESIZE_ENCLAVE_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
+	uint64_t timeout_s = 30;
+	bool wait = false, timeout_given = false;
 	int c, rc;
 
 	while ((c = ctl_getopt(argc, argv, options)) != -1) {
@@ -402,6 +410,14 @@ int ctl_cmd_resize_enclave(int argc, char **argv)
 						&req.memory_mib)))
 				return rc;
 			break;
+		case 'w':
+			wait = true;
+			break;
+		case 't':
+			if ((rc = ctl_parse_u64(argv[0], "--timeout", optarg, 86400, &timeout_s)))
+				return rc;
+			timeout_given = true;
+			break;
 		case 'h':
 			return ctl_help(resize_help);
 		default:
@@ -415,13 +431,18 @@ int ctl_cmd_resize_enclave(int argc, char **argv)
 				       "give exactly one of --enclave-id and --enclave-name");
 	if (req.memory_mib == 0)
 		return ctl_usage_error(argv[0], "--memory is required");
+	if (timeout_given && (!wait || timeout_s == 0))
+		return ctl_usage_error(argv[0], "--timeout needs --wait and at least 1 second");
 	rc = ctl_call(CTL_SERVICE_ENCLAVES, "Resize", &req.base,
 		      &enclaved__v1__resize_enclave_response__descriptor, &resp);
 	if (rc)
 		return rc;
 	const Enclaved__V1__Enclave *e = ((Enclaved__V1__ResizeEnclaveResponse *)resp)->enclave;
-	rc = e ? ctl_print_json(ctl_json_enclave(e, true))
-	       : ctl_fail(CTL_EXIT_BAD_RESPONSE, "Resize answered without an enclave");
+	if (e && wait)
+		rc = ctl_wait_resize(e->enclave_id, req.memory_mib, (uint32_t)timeout_s);
+	else
+		rc = e ? ctl_print_json(ctl_json_enclave(e, true))
+		       : ctl_fail(CTL_EXIT_BAD_RESPONSE, "Resize answered without an enclave");
 	protobuf_c_message_free_unpacked(resp, NULL);
 	return rc;
 }

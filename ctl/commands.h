@@ -13,6 +13,8 @@ int ctl_cmd_attest(int argc, char **argv);
 /* cmd_console.c */
 int ctl_cmd_console(int argc, char **argv);
 int ctl_cmd_connect(int argc, char **argv);
+/* wait.c */
+int ctl_cmd_events(int argc, char **argv);
 /* cmd_system.c */
 int ctl_cmd_version(int argc, char **argv);
 int ctl_cmd_health(int argc, char **argv);

@@ -20,6 +20,7 @@ static const struct ctl_command commands[] = {
     {"terminate-enclave", ctl_cmd_terminate_enclave, "stop an enclave, or --all"},
     {"resize-enclave", ctl_cmd_resize_enclave, "change a running enclave's memory"},
     {"console", ctl_cmd_console, "stream a debug-mode enclave's console"},
+    {"events", ctl_cmd_events, "follow enclave state changes (one JSON object per line)"},
     {"connect", ctl_cmd_connect, "connect stdin/stdout to an enclave's vsock port"},
     {"attest", ctl_cmd_attest, "get an attestation document for an enclave"},
     {"verify-attestation", ctl_cmd_verify_attestation, "verify an attestation document"},

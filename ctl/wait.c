@@ -1,27 +1,149 @@
-/* run-enclave --wait: stay with the enclave until it ends (systemd's enclave@.service runs
- * enclavectl as its main process). READY=1 goes to $NOTIFY_SOCKET once the enclave runs;
- * SIGTERM/SIGINT terminate the enclave. The state is polled with Describe: cheap, and it works
- * for enclaves without a console. */
+/* Following enclaves through the Events stream: run-enclave --wait (systemd's
+ * enclave@.service runs enclavectl as its main process), resize-enclave --wait and `enclavectl
+ * events`. The stream's first messages are a snapshot of the enclave, so subscribing after Run
+ * or Resize misses nothing. Older daemons answer UNIMPLEMENTED: then Describe is polled.
+ *
+ * The rpc client retries reads interrupted by signals, so SIGTERM/SIGINT/SIGALRM shut the
+ * stream's socket down from the handler (async-signal-safe), which ends the blocking read. */
 #include "config.h"
 
+#include "ctl/commands.h"
 #include "ctl/ctl.h"
+#include "ctl/getopt-util.h"
 #include "ctl/wait.h"
 
 #include "common/util.h"
+#include "rpc/rpc.h"
 
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WAIT_POLL_MS 250
+#define KIND_PREFIX  "ENCLAVE_EVENT_KIND_"
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, timed_out;
+static volatile sig_atomic_t stream_fd = -1;
 
-static void on_stop(int sig)
+static void on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGALRM)
+		timed_out = 1;
+	else
+		stop_signal = sig;
+	if (stream_fd >= 0)
+		(void)shutdown(stream_fd, SHUT_RDWR);
 }
+
+static void catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal}; /* no SA_RESTART */
+
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGALRM, &sa, NULL);
+}
+
+static bool is_final(Enclaved__V1__EnclaveState s)
+{
+	return s == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_TERMINATED ||
+	       s == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_FAILED;
+}
+
+static int fail_status(const struct rpc_status *st)
+{
+	return ctl_fail(ctl_exit_for_status(st->code), "%s: %s", rpc_code_name(st->code),
+			st->message && *st->message ? st->message : "(no message)");
+}
+
+static int fail_transport(int err)
+{
+	return ctl_fail(ctl_exit_for_status(RPC_UNAVAILABLE),
+			"UNAVAILABLE: Events stream from enclaved at %s: %s", ctl_socket(),
+			strerror(-err));
+}
+
+/* ---- the stream -------------------------------------------------------------------------- */
+
+struct events {
+	struct rpc_client *client;
+};
+
+static void events_close(struct events *ev)
+{
+	stream_fd = -1;
+	rpc_client_free(ev->client);
+	ev->client = NULL;
+}
+
+/* Connect (our own fd, so that a signal can shut it down) and send EventsRequest. */
+static int events_open(const char *id, struct events *ev)
+{
+	Enclaved__V1__EventsRequest req = ENCLAVED__V1__EVENTS_REQUEST__INIT;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	_cleanup_free_ uint8_t *buf = NULL;
+	const char *path = ctl_socket();
+	int fd, r;
+	size_t len;
+
+	ev->client = NULL;
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return ctl_fail(CTL_EXIT_LOCAL, "%s: path too long for a unix socket", path);
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail_transport(-errno);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		r = -errno;
+		close(fd);
+		return ctl_fail(
+		    ctl_exit_for_status(r == -EACCES ? RPC_PERMISSION_DENIED : RPC_UNAVAILABLE),
+		    "%s: cannot talk to enclaved at %s: %s%s",
+		    rpc_code_name(r == -EACCES ? RPC_PERMISSION_DENIED : RPC_UNAVAILABLE), path,
+		    strerror(-r),
+		    r == -ENOENT || r == -ECONNREFUSED ? " (is enclaved running?)" : "");
+	}
+	r = rpc_client_new_fd(fd, &ev->client); /* takes fd */
+	if (r < 0)
+		return fail_transport(r);
+	stream_fd = fd;
+	req.enclave_id = (char *)(id ? id : "");
+	len = enclaved__v1__events_request__get_packed_size(&req);
+	buf = malloc(len ? len : 1);
+	if (!buf) {
+		events_close(ev);
+		return ctl_fail(CTL_EXIT_LOCAL, "out of memory");
+	}
+	enclaved__v1__events_request__pack(&req, buf);
+	r = rpc_client_stream_open(ev->client, CTL_SERVICE_ENCLAVES, "Events", buf, len, 0);
+	if (r < 0) {
+		events_close(ev);
+		return fail_transport(r);
+	}
+	return CTL_EXIT_OK;
+}
+
+/* 1 and *out; 0 when the stream ended (*st says how); a negative errno for the transport
+ * (also after a signal shut the socket down). */
+static int events_next(struct events *ev, Enclaved__V1__EnclaveEvent **out, struct rpc_status *st)
+{
+	uint8_t *msg = NULL;
+	size_t len = 0;
+	int r = rpc_client_stream_recv(ev->client, st, &msg, &len);
+
+	if (r <= 0)
+		return r;
+	*out = enclaved__v1__enclave_event__unpack(NULL, len, msg);
+	free(msg);
+	return *out ? 1 : -EBADMSG;
+}
+
+/* ---- run-enclave --wait ------------------------------------------------------------------ */
 
 static int terminate(const char *id)
 {
@@ -29,6 +151,8 @@ static int terminate(const char *id)
 	ProtobufCMessage *resp = NULL;
 	int rc;
 
+	(void)sd_notify(0, "STOPPING=1");
+	fprintf(stderr, "enclavectl: %s: terminating enclave %s\n", strsignal(stop_signal), id);
 	req.enclave_id = (char *)id;
 	rc = ctl_call(CTL_SERVICE_ENCLAVES, "Terminate", &req.base,
 		      &enclaved__v1__terminate_enclave_response__descriptor, &resp);
@@ -37,55 +161,345 @@ static int terminate(const char *id)
 	return rc;
 }
 
-int ctl_wait_enclave(const char *id)
+/* One observation of the enclave; returns -1 to go on, else the exit code. */
+static int wait_step(const char *id, Enclaved__V1__EnclaveState state, const char *reason,
+		     uint64_t cid, bool *notified)
 {
-	struct sigaction sa = {.sa_handler = on_stop};
+	if (state == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_RUNNING && !*notified) {
+		(void)sd_notifyf(0, "READY=1\nSTATUS=enclave %s running, CID %llu", id,
+				 (unsigned long long)cid);
+		*notified = true;
+	}
+	if (!is_final(state))
+		return -1;
+	bool failed = state == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_FAILED;
+	fprintf(stderr, "enclavectl: enclave %s %s: %s\n", id, failed ? "failed" : "terminated",
+		reason);
+	return failed ? CTL_EXIT_ENCLAVE_FAILED : CTL_EXIT_OK;
+}
+
+static int describe(const char *id, ProtobufCMessage **resp, const Enclaved__V1__Enclave **e)
+{
+	Enclaved__V1__DescribeEnclaveRequest req = ENCLAVED__V1__DESCRIBE_ENCLAVE_REQUEST__INIT;
+	int rc;
+
+	req.enclave_id = (char *)id;
+	rc = ctl_call(CTL_SERVICE_ENCLAVES, "Describe", &req.base,
+		      &enclaved__v1__describe_enclave_response__descriptor, resp);
+	if (rc)
+		return rc;
+	*e = ((Enclaved__V1__DescribeEnclaveResponse *)*resp)->enclave;
+	if (!*e) {
+		protobuf_c_message_free_unpacked(*resp, NULL);
+		*resp = NULL;
+		return ctl_fail(CTL_EXIT_BAD_RESPONSE, "Describe answered without an enclave");
+	}
+	return CTL_EXIT_OK;
+}
+
+static void sleep_poll(void)
+{
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = WAIT_POLL_MS * 1000000L};
+
+	(void)nanosleep(&ts, NULL); /* a signal cuts it short */
+}
+
+static int wait_poll(const char *id)
+{
 	bool notified = false;
 
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
 	for (;;) {
-		Enclaved__V1__DescribeEnclaveRequest req =
-		    ENCLAVED__V1__DESCRIBE_ENCLAVE_REQUEST__INIT;
-		Enclaved__V1__DescribeEnclaveResponse *d;
 		ProtobufCMessage *resp = NULL;
-		Enclaved__V1__EnclaveState state;
-		struct timespec ts = {.tv_sec = 0, .tv_nsec = WAIT_POLL_MS * 1000000L};
+		const Enclaved__V1__Enclave *e;
 		int rc;
 
-		if (stop_signal) {
-			(void)sd_notify(0, "STOPPING=1");
-			fprintf(stderr, "enclavectl: %s: terminating enclave %s\n",
-				strsignal(stop_signal), id);
+		if (stop_signal)
 			return terminate(id);
-		}
-		req.enclave_id = (char *)id;
-		rc = ctl_call(CTL_SERVICE_ENCLAVES, "Describe", &req.base,
-			      &enclaved__v1__describe_enclave_response__descriptor, &resp);
+		rc = describe(id, &resp, &e);
 		if (rc)
 			return rc;
-		d = (Enclaved__V1__DescribeEnclaveResponse *)resp;
-		if (!d->enclave) {
-			protobuf_c_message_free_unpacked(resp, NULL);
-			return ctl_fail(CTL_EXIT_BAD_RESPONSE,
-					"Describe answered without an enclave");
-		}
-		state = d->enclave->state;
-		if (state == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_RUNNING && !notified) {
-			(void)sd_notifyf(0, "READY=1\nSTATUS=enclave %s running, CID %llu", id,
-					 (unsigned long long)d->enclave->enclave_cid);
-			notified = true;
-		}
-		if (state == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_TERMINATED ||
-		    state == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_FAILED) {
-			bool failed = state == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_FAILED;
-			fprintf(stderr, "enclavectl: enclave %s %s: %s\n", id,
-				failed ? "failed" : "terminated", d->enclave->state_reason);
-			protobuf_c_message_free_unpacked(resp, NULL);
-			return failed ? CTL_EXIT_ENCLAVE_FAILED : CTL_EXIT_OK;
-		}
+		rc = wait_step(id, e->state, e->state_reason, e->enclave_cid, &notified);
 		protobuf_c_message_free_unpacked(resp, NULL);
-		(void)nanosleep(&ts, NULL); /* a signal cuts it short */
+		if (rc >= 0)
+			return rc;
+		sleep_poll();
 	}
+}
+
+int ctl_wait_enclave(const char *id, uint64_t cid)
+{
+	struct events ev;
+	bool notified = false;
+	int rc;
+
+	catch_signals();
+	rc = events_open(id, &ev);
+	if (rc)
+		return rc;
+	for (rc = -1; rc < 0;) {
+		struct rpc_status st = {0};
+		Enclaved__V1__EnclaveEvent *e = NULL;
+		int r;
+
+		if (stop_signal) {
+			events_close(&ev);
+			return terminate(id);
+		}
+		r = events_next(&ev, &e, &st);
+		if (r == 0 && st.code == RPC_UNIMPLEMENTED) {
+			rpc_status_clear(&st);
+			events_close(&ev);
+			return wait_poll(id);
+		}
+		if (stop_signal) {
+			rpc_status_clear(&st);
+			if (e)
+				enclaved__v1__enclave_event__free_unpacked(e, NULL);
+			continue;
+		}
+		if (r < 0)
+			rc = fail_transport(r);
+		else if (r == 0 && st.code != RPC_OK)
+			rc = fail_status(&st);
+		else if (r == 0)
+			rc = ctl_fail(ctl_exit_for_status(RPC_UNAVAILABLE),
+				      "UNAVAILABLE: the Events stream ended before enclave %s did",
+				      id);
+		else
+			rc = wait_step(id, e->state, e->reason, cid, &notified);
+		rpc_status_clear(&st);
+		if (e)
+			enclaved__v1__enclave_event__free_unpacked(e, NULL);
+	}
+	events_close(&ev);
+	return rc;
+}
+
+/* ---- resize-enclave --wait --------------------------------------------------------------- */
+
+static bool reached(const Enclaved__V1__EnclaveMemory *m, uint64_t target_mib)
+{
+	return m && m->boot_mib + m->plugged_mib == target_mib;
+}
+
+/* Print the enclave as it is now; on a miss, say what it kept. */
+static int resize_report(const char *id, uint64_t target_mib, uint32_t timeout_s, bool ok)
+{
+	ProtobufCMessage *resp = NULL;
+	const Enclaved__V1__Enclave *e;
+	const Enclaved__V1__EnclaveMemory *m;
+	int rc = describe(id, &resp, &e);
+
+	if (rc)
+		return rc;
+	m = e->memory;
+	rc = ctl_print_json(ctl_json_enclave(e, true));
+	if (rc == CTL_EXIT_OK && m && (ok || reached(m, target_mib)))
+		fprintf(stderr, "enclavectl: enclave %s: %llu MiB (boot %llu + plugged %llu MiB)\n",
+			id, (unsigned long long)(m->boot_mib + m->plugged_mib),
+			(unsigned long long)m->boot_mib, (unsigned long long)m->plugged_mib);
+	else if (rc == CTL_EXIT_OK)
+		rc = ctl_fail(
+		    ctl_exit_for_status(RPC_DEADLINE_EXCEEDED),
+		    "DEADLINE_EXCEEDED: enclave %s did not reach %llu MiB within %u s: the "
+		    "guest has %llu MiB (boot %llu + plugged %llu MiB) and keeps it; the "
+		    "request stays at %llu MiB",
+		    id, (unsigned long long)target_mib, timeout_s,
+		    m ? (unsigned long long)(m->boot_mib + m->plugged_mib) : 0ULL,
+		    m ? (unsigned long long)m->boot_mib : 0ULL,
+		    m ? (unsigned long long)m->plugged_mib : 0ULL,
+		    m ? (unsigned long long)m->requested_mib : 0ULL);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return rc;
+}
+
+static int resize_ended(const char *id, Enclaved__V1__EnclaveState state, const char *reason)
+{
+	return ctl_fail(ctl_exit_for_status(RPC_FAILED_PRECONDITION),
+			"FAILED_PRECONDITION: enclave %s is %s (%s) before reaching its memory "
+			"request",
+			id, ctl_state_name(state), reason);
+}
+
+static int resize_poll(const char *id, uint64_t target_mib, uint32_t timeout_s)
+{
+	for (;;) {
+		ProtobufCMessage *resp = NULL;
+		const Enclaved__V1__Enclave *e;
+		int rc;
+
+		if (stop_signal)
+			return ctl_fail(ctl_exit_for_status(RPC_CANCELLED),
+					"CANCELLED: %s while waiting", strsignal(stop_signal));
+		if (timed_out)
+			return resize_report(id, target_mib, timeout_s, false);
+		rc = describe(id, &resp, &e);
+		if (rc)
+			return rc;
+		if (e->state != ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_RUNNING)
+			rc = resize_ended(id, e->state, e->state_reason);
+		else if (reached(e->memory, target_mib))
+			rc = CTL_EXIT_OK;
+		else
+			rc = -1;
+		protobuf_c_message_free_unpacked(resp, NULL);
+		if (rc == CTL_EXIT_OK)
+			return resize_report(id, target_mib, timeout_s, true);
+		if (rc >= 0)
+			return rc;
+		sleep_poll();
+	}
+}
+
+static int resize_follow(const char *id, uint64_t target_mib, uint32_t timeout_s)
+{
+	struct events ev;
+	int rc = events_open(id, &ev);
+
+	if (rc)
+		return rc;
+	for (rc = -1; rc < 0;) {
+		struct rpc_status st = {0};
+		Enclaved__V1__EnclaveEvent *e = NULL;
+		int r;
+
+		if (stop_signal || timed_out)
+			break;
+		r = events_next(&ev, &e, &st);
+		if (r == 0 && st.code == RPC_UNIMPLEMENTED) {
+			rpc_status_clear(&st);
+			events_close(&ev);
+			return resize_poll(id, target_mib, timeout_s);
+		}
+		if (stop_signal || timed_out)
+			rc = -1;
+		else if (r < 0)
+			rc = fail_transport(r);
+		else if (r == 0 && st.code != RPC_OK)
+			rc = fail_status(&st);
+		else if (r == 0)
+			rc = ctl_fail(ctl_exit_for_status(RPC_UNAVAILABLE),
+				      "UNAVAILABLE: the Events stream ended early");
+		else if (e->state != ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_RUNNING)
+			rc = resize_ended(id, e->state, e->reason);
+		else if (reached(e->memory, target_mib))
+			rc = CTL_EXIT_OK;
+		rpc_status_clear(&st);
+		if (e)
+			enclaved__v1__enclave_event__free_unpacked(e, NULL);
+	}
+	events_close(&ev);
+	if (rc > 0)
+		return rc;
+	if (stop_signal)
+		return ctl_fail(ctl_exit_for_status(RPC_CANCELLED), "CANCELLED: %s while waiting",
+				strsignal(stop_signal));
+	return resize_report(id, target_mib, timeout_s, rc == CTL_EXIT_OK);
+}
+
+int ctl_wait_resize(const char *id, uint64_t target_mib, uint32_t timeout_s)
+{
+	int rc;
+
+	catch_signals();
+	if (timeout_s)
+		alarm(timeout_s);
+	rc = resize_follow(id, target_mib, timeout_s);
+	alarm(0);
+	return rc;
+}
+
+/* ---- enclavectl events ------------------------------------------------------------------- */
+
+static const char events_help[] =
+    "Usage: enclavectl events [--enclave-id ID]\n"
+    "Follow the enclaves you may see (root: all; members: their own), one JSON object per\n"
+    "line: first a SNAPSHOT of each, then every change (STATE, HEARTBEAT, MEMORY) as it\n"
+    "happens, until interrupted.\n";
+
+static struct json_object *event_json(const Enclaved__V1__EnclaveEvent *e)
+{
+	const ProtobufCEnumValue *kind = protobuf_c_enum_descriptor_get_value(
+	    &enclaved__v1__enclave_event_kind__descriptor, e->kind);
+	const char *kind_name = kind ? kind->name : "UNSPECIFIED";
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (strncmp(kind_name, KIND_PREFIX, strlen(KIND_PREFIX)) == 0)
+		kind_name += strlen(KIND_PREFIX);
+	json_object_object_add(o, "TimeUnixNs", json_object_new_uint64(e->time_unix_ns));
+	json_object_object_add(o, "EnclaveID", json_object_new_string(e->enclave_id));
+	json_object_object_add(o, "EnclaveName", json_object_new_string(e->enclave_name));
+	json_object_object_add(o, "Kind", json_object_new_string(kind_name));
+	json_object_object_add(o, "State", json_object_new_string(ctl_state_name(e->state)));
+	json_object_object_add(o, "StateReason", json_object_new_string(e->reason));
+	if (e->memory) {
+		struct json_object *mem = json_object_new_object();
+		json_object_object_add(mem, "BootMiB", json_object_new_uint64(e->memory->boot_mib));
+		json_object_object_add(mem, "PluggedMiB",
+				       json_object_new_uint64(e->memory->plugged_mib));
+		json_object_object_add(mem, "RequestedMiB",
+				       json_object_new_uint64(e->memory->requested_mib));
+		json_object_object_add(mem, "MaxMiB", json_object_new_uint64(e->memory->max_mib));
+		json_object_object_add(o, "Memory", mem);
+	}
+	return o;
+}
+
+int ctl_cmd_events(int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"enclave-id", required_argument, NULL, 'i'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
+	};
+	const char *id = NULL;
+	struct events ev;
+	int c, rc;
+
+	while ((c = ctl_getopt(argc, argv, options)) != -1) {
+		switch (c) {
+		case 'i':
+			id = optarg;
+			break;
+		case 'h':
+			return ctl_help(events_help);
+		default:
+			return ctl_bad_option(argv);
+		}
+	}
+	if (optind < argc)
+		return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+	catch_signals();
+	rc = events_open(id, &ev);
+	if (rc)
+		return rc;
+	for (rc = -1; rc < 0;) {
+		struct rpc_status st = {0};
+		Enclaved__V1__EnclaveEvent *e = NULL;
+		struct json_object *o;
+		int r;
+
+		if (stop_signal)
+			rc = CTL_EXIT_OK;
+		else if ((r = events_next(&ev, &e, &st)) < 0)
+			rc = stop_signal ? CTL_EXIT_OK : fail_transport(r);
+		else if (r == 0)
+			rc = st.code != RPC_OK ? fail_status(&st) : CTL_EXIT_OK;
+		else if (!(o = event_json(e)))
+			rc = ctl_fail(CTL_EXIT_LOCAL, "out of memory");
+		else {
+			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(o);
+			if (fflush(stdout) != 0)
+				rc = ctl_fail(CTL_EXIT_LOCAL, "stdout: %s", strerror(errno));
+		}
+		rpc_status_clear(&st);
+		if (e)
+			enclaved__v1__enclave_event__free_unpacked(e, NULL);
+	}
+	events_close(&ev);
+	return rc;
 }
