@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -31,6 +33,8 @@
 #define NEW_ROOT "/tmp"
 
 static pid_t child_pid;
+/* The outer process, as a pidfd the VMM inherits: readable once it has exited. */
+static int parent_pidfd = -1;
 
 static void forward_signal(int sig)
 {
@@ -45,6 +49,15 @@ void sandbox_close_inherited_fds(int keep)
 	(void)syscall(SYS_close_range, (unsigned)UTIL_MAX(keep + 1, 3), ~0u, 0u);
 }
 
+/* True when the outer process already exited (it died before PR_SET_PDEATHSIG was armed, so
+ * the signal will never come). */
+static bool parent_gone(void)
+{
+	struct pollfd p = {.fd = parent_pidfd, .events = POLLIN};
+
+	return parent_pidfd >= 0 && poll(&p, 1, 0) > 0;
+}
+
 int sandbox_fork_pid_ns(void)
 {
 	struct sigaction sa = {.sa_handler = forward_signal};
@@ -55,6 +68,7 @@ int sandbox_fork_pid_ns(void)
 		log_error("sandbox: new PID/IPC/UTS/network namespaces: %m");
 		return r;
 	}
+	parent_pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0u);
 	fflush(NULL);
 	child_pid = fork();
 	if (child_pid < 0)
@@ -62,7 +76,7 @@ int sandbox_fork_pid_ns(void)
 	if (child_pid == 0) {
 		/* The VMM proper: dies with its parent, which is what enclaved watches. (The
 		 * parent lives outside the new PID namespace, so getppid() reads 0 here.) */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || parent_gone())
 			_exit(VMM_EXIT_ERROR);
 		(void)sethostname("enclave", 7);
 		return 0;
@@ -176,6 +190,15 @@ int sandbox_enter(const struct vmm *vmm)
 		return fail("switching to the sandbox uid/gid");
 	if (uid != 0 && setuid(0) == 0)
 		return log_error("sandbox: could regain root"), -EPERM;
+	/* The uid change cleared the parent-death signal: without it a SIGKILL of the outer
+	 * process would leave this one running the guest, unseen by enclaved. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return fail("re-arming the parent-death signal");
+	if (parent_gone())
+		return log_error("sandbox: the outer VMM process has exited"), -ESRCH;
+	if (parent_pidfd >= 0)
+		close(parent_pidfd);
+	parent_pidfd = -1;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return fail("no_new_privs");
 	log_debug("sandbox: uid %u gid %u, empty root, no capabilities", uid, gid);
@@ -272,18 +295,30 @@ int sandbox_seccomp_event(void)
 	/* The event thread runs the devices: unix sockets to the host side of vsock, eventfds,
 	 * timers, epoll, the channel; the main thread also kicks and joins the vCPU threads. */
 	static const int calls[] = {
-	    SCMP_SYS(epoll_wait),      SCMP_SYS(epoll_pwait),
-	    SCMP_SYS(epoll_ctl),       SCMP_SYS(read),
-	    SCMP_SYS(readv),	       SCMP_SYS(close),
-	    SCMP_SYS(recvmsg),	       SCMP_SYS(recvfrom),
-	    SCMP_SYS(sendto),	       SCMP_SYS(accept4),
-	    SCMP_SYS(connect),	       SCMP_SYS(shutdown),
-	    SCMP_SYS(getsockopt),      SCMP_SYS(setsockopt),
-	    SCMP_SYS(getsockname),     SCMP_SYS(getpeername),
-	    SCMP_SYS(fcntl),	       SCMP_SYS(fstat),
-	    SCMP_SYS(newfstatat),      SCMP_SYS(timerfd_create),
-	    SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime),
-	    SCMP_SYS(eventfd2),	       SCMP_SYS(unlink),
+	    SCMP_SYS(epoll_wait),
+	    SCMP_SYS(epoll_pwait),
+	    SCMP_SYS(epoll_ctl),
+	    SCMP_SYS(read),
+	    SCMP_SYS(readv),
+	    SCMP_SYS(close),
+	    SCMP_SYS(recvmsg),
+	    SCMP_SYS(recvfrom),
+	    SCMP_SYS(sendto),
+	    SCMP_SYS(accept4),
+	    SCMP_SYS(connect),
+	    SCMP_SYS(shutdown),
+	    SCMP_SYS(getsockopt),
+	    SCMP_SYS(setsockopt),
+	    SCMP_SYS(getsockname),
+	    SCMP_SYS(getpeername),
+	    SCMP_SYS(fcntl),
+	    SCMP_SYS(fstat),
+	    SCMP_SYS(newfstatat),
+	    SCMP_SYS(timerfd_create),
+	    SCMP_SYS(timerfd_settime),
+	    SCMP_SYS(timerfd_gettime),
+	    SCMP_SYS(eventfd2),
+	    SCMP_SYS(unlink),
 	    SCMP_SYS(unlinkat),
 	    SCMP_SYS(fallocate), /* virtio-mem: back plugged blocks, punch unplugged ones */
 	};
