@@ -1,8 +1,10 @@
 /* The daemon's enclave side: the pool from [pool], the VMM sandbox account from [vmm], SIGCHLD
- * for VMM deaths, and the tear-down that stops every enclave. */
+ * for VMM deaths, re-adoption and liveness at start; at stop, enclaves keep running (their
+ * VMMs wait for the next daemon on control.sock) and the pool stays while they hold it. */
 #include "config.h"
 
 #include "enclaved/enclave.h"
+#include "enclaved/state.h"
 
 #include "common/log.h"
 #include "common/util.h"
@@ -54,20 +56,30 @@ int enclaved_enclaves_start(struct enclaved *d)
 	d->sig_chld = evsignal_new(d->base, SIGCHLD, on_sigchld, d);
 	if (!d->sig_chld || event_add(d->sig_chld, NULL) < 0)
 		return -ENOMEM;
-	return 0;
+	/* Enclaves an earlier daemon left running (SIGTERM, SIGKILL or a crash). */
+	r = state_adopt_all(d);
+	if (r < 0)
+		log_error("re-adoption: cannot read %s/enclaves: %s", d->opts.runtime_dir,
+			  strerror(-r));
+	return enclave_liveness_start(d);
 }
 
 void enclaved_enclaves_stop(struct enclaved *d)
 {
 	_cleanup_free_ char *error = NULL;
 
+	enclave_liveness_stop(d);
 	enclave_shutdown_all(d);
 	if (d->sig_chld)
 		event_free(d->sig_chld);
 	d->sig_chld = NULL;
 	if (d->pool) {
+		/* Leases of enclaves left running keep the hugepages and cgroups for the next
+		 * daemon (pool_teardown refuses with -EBUSY; pool_free forgets them). */
 		int r = pool_teardown(d->pool, &error);
-		if (r < 0)
+		if (r == -EBUSY)
+			log_info("pool kept for the enclaves left running: %s", error ? error : "");
+		else if (r < 0)
 			log_warn("pool teardown: %s", error ? error : strerror(-r));
 		pool_free(d->pool);
 		d->pool = NULL;

@@ -4,6 +4,7 @@
 
 #include "enclaved/api_events.h"
 #include "enclaved/nsm_forward.h"
+#include "enclaved/state.h"
 #include "enclaved/vmm_process.h"
 
 #include "common/log.h"
@@ -13,6 +14,7 @@
 #include <dirent.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -136,6 +138,10 @@ void enclave_free(struct enclave *e)
 		event_free(e->heartbeat_timer);
 	if (e->kill_timer)
 		event_free(e->kill_timer);
+	if (e->pidfd_ev)
+		event_free(e->pidfd_ev);
+	if (e->adopted && e->pidfd >= 0)
+		close(e->pidfd);
 	vmm_process_close_channel(e);
 	if (e->lease)
 		(void)pool_release(e->lease);
@@ -220,7 +226,7 @@ static void on_kill_timer(evutil_socket_t fd, short what, void *userdata)
 	if (e->pid > 0) {
 		log_warn("%s: VMM %d still running %d ms after Terminate: SIGKILL", e->id,
 			 (int)e->pid, ENCLAVE_TERMINATE_GRACE_MS);
-		(void)kill(e->pid, SIGKILL);
+		(void)enclave_kill(e, SIGKILL);
 	}
 }
 
@@ -236,27 +242,12 @@ void enclave_request_terminate(struct enclave *e, const char *why)
 	e->state = ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_TERMINATING;
 	enclave_emit_event(e, ENCLAVED__V1__ENCLAVE_EVENT_KIND__ENCLAVE_EVENT_KIND_STATE);
 	if (vmm_process_send_terminate(e, why) < 0 && e->pid > 0)
-		(void)kill(e->pid, SIGTERM);
+		(void)enclave_kill(e, SIGTERM);
 	e->kill_timer = evtimer_new(e->daemon->base, on_kill_timer, e);
 	if (!e->kill_timer || evtimer_add(e->kill_timer, &grace) < 0) {
 		if (e->pid > 0)
-			(void)kill(e->pid, SIGKILL);
+			(void)enclave_kill(e, SIGKILL);
 	}
-}
-
-static void remove_runtime_dir(const char *dir)
-{
-	DIR *dh = opendir(dir);
-	struct dirent *de;
-
-	if (dh) {
-		while ((de = readdir(dh)))
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				(void)unlinkat(dirfd(dh), de->d_name, 0);
-		closedir(dh);
-	}
-	if (rmdir(dir) < 0 && errno != ENOENT)
-		log_warn("cannot remove %s: %s", dir, strerror(errno));
 }
 
 void enclave_finish(struct enclave *e, int wait_status)
@@ -267,6 +258,14 @@ void enclave_finish(struct enclave *e, int wait_status)
 
 	vmm_process_describe_status(wait_status, status, sizeof(status));
 	e->pid = 0;
+	if (e->pidfd_ev) {
+		event_free(e->pidfd_ev);
+		e->pidfd_ev = NULL;
+	}
+	if (e->adopted && e->pidfd >= 0) {
+		close(e->pidfd);
+		e->pidfd = -1;
+	}
 	vmm_process_close_channel(e);
 	if (e->kill_timer) {
 		event_free(e->kill_timer);
@@ -277,8 +276,8 @@ void enclave_finish(struct enclave *e, int wait_status)
 		e->heartbeat_timer = NULL;
 	}
 	/* Requested terminations and guests that powered off end TERMINATED; the rest FAILED. */
-	clean = e->terminate_requested ||
-		(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0 && e->got_exit_event);
+	clean = e->terminate_requested || (wait_status != -1 && WIFEXITED(wait_status) &&
+					   WEXITSTATUS(wait_status) == 0 && e->got_exit_event);
 	if (e->keep_reason) {
 		/* e.g. heartbeat timeout: that is why it failed, not the VMM's status */
 		e->state = ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_FAILED;
@@ -306,7 +305,7 @@ void enclave_finish(struct enclave *e, int wait_status)
 		e->lease = NULL;
 	}
 	nsm_forward_enclave_free(e);
-	remove_runtime_dir(e->runtime_dir);
+	enclave_remove_runtime(e);
 	if (e->run_call) {
 		struct rpc_call *call = e->run_call;
 		_cleanup_free_ uint8_t *tail = NULL;
@@ -343,32 +342,69 @@ void enclave_reap_all(struct enclaved *d)
 	enclave_prune(d);
 }
 
+/* Wait (until deadline, then SIGKILL) for a VMM that is ending. Returns its wait status, -1
+ * when unknown (adopted: not our child). */
+static int wait_gone(struct enclave *e, uint64_t deadline)
+{
+	int status = -1;
+
+	for (;;) {
+		if (e->adopted && e->pidfd >= 0) {
+			struct pollfd pfd = {.fd = e->pidfd, .events = POLLIN};
+			if (poll(&pfd, 1, 20) != 0)
+				return e->got_exit_event ? (e->exit_event_code & 0xff) << 8 : -1;
+		} else if (waitpid(e->pid, &status, WNOHANG) != 0) {
+			return status;
+		} else {
+			usleep(20000);
+		}
+		if (util_now_monotonic_ns() > deadline) {
+			(void)enclave_kill(e, SIGKILL);
+			if (!e->adopted && waitpid(e->pid, &status, 0) == e->pid)
+				return status;
+			return -1;
+		}
+	}
+}
+
+/* The daemon stops but the enclave does not: its VMM detaches and waits on control.sock for
+ * the next daemon, which finds the record and re-adopts it. */
+static void leave_running(struct enclave *e)
+{
+	(void)state_attestation_sync(e);
+	(void)state_record_save(e);
+	vmm_process_close_channel(e);
+	if (e->run_call) {
+		(void)rpc_call_fail(e->run_call, RPC_UNAVAILABLE,
+				    "enclaved is stopping; enclave %s keeps booting and is "
+				    "re-adopted when enclaved starts again",
+				    e->id);
+		e->run_call = NULL;
+	}
+	while (e->n_watchers)
+		(void)rpc_call_close(e->console_watchers[--e->n_watchers]);
+	/* pool_free forgets the lease without removing its cgroup; the hugepages stay. */
+	e->lease = NULL;
+	log_info("%s (%s): left running (VMM %d)", e->id, e->name, (int)e->pid);
+}
+
 void enclave_shutdown_all(struct enclaved *d)
 {
 	uint64_t deadline = util_now_monotonic_ns() + 5ull * 1000 * 1000 * 1000;
 
-	for (struct enclave *e = d->registry.head; e; e = e->next) {
-		if (e->pid > 0) {
-			e->terminate_requested = true;
-			(void)vmm_process_send_terminate(e, "enclaved is stopping");
-		}
-	}
-	for (struct enclave *e = d->registry.head; e; e = e->next) {
-		int status = 0;
-		while (e->pid > 0 && waitpid(e->pid, &status, WNOHANG) == 0) {
-			if (util_now_monotonic_ns() > deadline) {
-				(void)kill(e->pid, SIGKILL);
-				(void)waitpid(e->pid, &status, 0);
-				break;
-			}
-			usleep(20000);
-		}
-		if (e->pid > 0)
-			enclave_finish(e, status);
-	}
+	/* Enclaves already being terminated are finished; every other one keeps running. */
+	for (struct enclave *e = d->registry.head; e; e = e->next)
+		if (e->pid > 0 &&
+		    e->state == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_TERMINATING)
+			enclave_finish(e, wait_gone(e, deadline));
+	for (struct enclave *e = d->registry.head; e; e = e->next)
+		if (enclave_is_alive(e) && e->pid > 0)
+			leave_running(e);
 	while (d->registry.head) {
 		struct enclave *e = d->registry.head;
 		d->registry.head = e->next;
+		if (enclave_is_alive(e))
+			e->lease = NULL;
 		enclave_free(e);
 	}
 	d->registry.n_enclaves = 0;

@@ -65,9 +65,21 @@ struct enclave {
 	struct pool_lease *lease;
 	struct attestation_enclave *attestation;
 	pid_t pid;
+	uint64_t pid_start; /* /proc/<pid>/stat start time: with pid, names the VMM process */
 	int channel_fd;
 	uint64_t generation;
 	struct event *channel_ev, *heartbeat_timer, *kill_timer;
+
+	/* Re-adopted after a daemon restart (state-adopt.c): the VMM is not our child, its death
+	 * is seen through a pidfd, its exit status is unknown (the Event or vmm-exit says why). */
+	bool adopted;
+	int pidfd;
+	struct event *pidfd_ev;
+	/* Liveness (enclave-liveness.c): the Ping in flight and when it left. */
+	uint64_t ping_nonce, ping_sent_ns;
+	/* The attestation identity as last persisted (state.c). */
+	bool attestation_saved;
+	uint8_t attestation_digest[32];
 
 	/* calls waiting on this enclave */
 	struct rpc_call *run_call;
@@ -134,7 +146,23 @@ void enclave_on_heartbeat_timeout(struct enclave *e);
 /* A terminate op learns that one of its enclaves is finished. */
 void enclave_terminate_op_done(struct enclave_terminate_op *op, struct enclave *e);
 
-/* daemon-enclaves.c: pool, sandbox account and SIGCHLD at start; every enclave stopped and
- * the pool torn down at stop. */
+/* Liveness (enclave-liveness.c): every ENCLAVE_PING_INTERVAL_MS each VMM with a channel gets a
+ * Ping; one unanswered for ENCLAVE_PING_TIMEOUT_MS means the VMM hangs: SIGKILL, FAILED "VMM
+ * stopped answering". */
+#define ENCLAVE_PING_INTERVAL_MS 2000u
+#define ENCLAVE_PING_TIMEOUT_MS	 6000u
+int enclave_liveness_start(struct enclaved *d);
+void enclave_liveness_stop(struct enclaved *d);
+void enclave_on_pong(struct enclave *e, uint64_t nonce);
+/* Signal the VMM: through its pidfd when adopted (no pid reuse race), else by pid. */
+int enclave_kill(struct enclave *e, int sig);
+/* Watch an adopted VMM's pidfd; its death finishes the enclave (exit status unknown). */
+int enclave_watch_pidfd(struct enclave *e, int pidfd);
+/* Remove the enclave's runtime directory and its records. */
+void enclave_remove_runtime(struct enclave *e);
+
+/* daemon-enclaves.c: pool, sandbox account and SIGCHLD at start, then re-adoption of the
+ * enclaves whose VMMs outlived the last daemon; at stop, running enclaves are left running
+ * (their VMMs wait on control.sock) and only what ends is torn down. */
 int enclaved_enclaves_start(struct enclaved *d);
 void enclaved_enclaves_stop(struct enclaved *d);

@@ -64,6 +64,7 @@ struct enclaved {
 	uid_t sandbox_uid; /* [vmm] user, else nobody */
 	gid_t sandbox_gid;
 	struct event *sig_chld;
+	struct event *liveness_timer; /* Ping every VMM (enclave-liveness.c) */
 
 	/* PKI and machine id (enclaved/attestation.h); NULL until attestation_init. */
 	struct attestation *attestation;

@@ -77,3 +77,4 @@ EXTRA_DIST += tests/fuzz/fuzz-enclaved-config.c \
 include $(top_srcdir)/enclaved/pool.mk
 include $(top_srcdir)/enclaved/attestation.mk
 include $(top_srcdir)/enclaved/events.mk
+include $(top_srcdir)/enclaved/restart.mk

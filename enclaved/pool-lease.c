@@ -221,6 +221,49 @@ int pool_alloc(struct pool *pool, const char *owner, unsigned cpu_count,
 	return 0;
 }
 
+int pool_adopt(struct pool *pool, const char *owner, const struct pool_cpuset *cpus,
+	       uint64_t memory_mib, struct pool_lease **out, char **error)
+{
+	_cleanup_free_ struct pool_lease *l = NULL;
+	uint64_t granule;
+	int r;
+
+	r = check_owner(owner, error);
+	if (r < 0)
+		return r;
+	if (pool_cpuset_empty(cpus))
+		return pool_fail(error, -EINVAL, "enclave '%s': at least one CPU is needed", owner);
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return pool_fail(error, -ENOMEM, "out of memory");
+	l->pool = pool;
+	l->memfd = -1; /* the VMM holds the memory; the lease only accounts for it */
+	l->memory_mib = memory_mib;
+	snprintf(l->owner, sizeof(l->owner), "%s", owner);
+
+	pthread_mutex_lock(&pool->lock);
+	granule = pool_granule_mib(pool->st.page_kib);
+	if (memory_mib == 0 || memory_mib % granule)
+		r = pool_fail(error, -EINVAL,
+			      "enclave '%s': memory %" PRIu64 " MiB is not a multiple of %" PRIu64
+			      " MiB",
+			      owner, memory_mib, granule);
+	else
+		r = reserve(pool, l, 0, cpus, error);
+	pthread_mutex_unlock(&pool->lock);
+	if (r < 0)
+		return r;
+	/* The cgroup of the earlier daemon is still there (and holds the VMM): reuse it. */
+	r = pool_cgroup_lease_create(&pool->cg, l->owner, &l->cpus, pool->st.node, &l->cgroup);
+	if (r < 0) {
+		log_warn("pool: enclave '%s': cpuset cgroup: %s (the VMM stays pinned)", owner,
+			 strerror(-r));
+		l->cgroup = NULL;
+	}
+	*out = util_steal_ptr(&l);
+	return 0;
+}
+
 int pool_release(struct pool_lease *lease)
 {
 	struct pool *p;

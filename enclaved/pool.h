@@ -115,6 +115,13 @@ int pool_alloc(struct pool *pool, const char *owner, unsigned cpu_count,
  * Always frees the lease; a nonzero return reports a cgroup that could not be removed. */
 int pool_release(struct pool_lease *lease);
 
+/* Re-adoption after a daemon restart: account a lease for exactly these CPUs and memory_mib
+ * without creating a memfd (the running VMM holds the memory, hugepages included, so the
+ * pool's reservation already covers it) and take over the lease's cpuset cgroup. Same errors
+ * as pool_alloc; pool_lease_memfd of such a lease is -1. */
+int pool_adopt(struct pool *pool, const char *owner, const struct pool_cpuset *cpus,
+	       uint64_t memory_mib, struct pool_lease **out, char **error);
+
 const char *pool_lease_owner(const struct pool_lease *lease);
 void pool_lease_cpus(const struct pool_lease *lease, struct pool_cpuset *out);
 uint64_t pool_lease_memory_mib(const struct pool_lease *lease);

@@ -5,6 +5,7 @@
 #include "enclaved/enclave.h"
 #include "enclaved/enclave-resize.h"
 #include "enclaved/nsm_forward.h"
+#include "enclaved/state.h"
 
 #include "common/log.h"
 #include "common/util.h"
@@ -48,7 +49,9 @@ static const char *exit_code_meaning(int code)
 
 void vmm_process_describe_status(int wait_status, char *buf, size_t len)
 {
-	if (WIFEXITED(wait_status)) {
+	if (wait_status == -1) {
+		snprintf(buf, len, "VMM ended (re-adopted, not enclaved's child: no exit status)");
+	} else if (WIFEXITED(wait_status)) {
 		int code = WEXITSTATUS(wait_status);
 		snprintf(buf, len, "VMM exited with status %d (%s)", code, exit_code_meaning(code));
 	} else if (WIFSIGNALED(wait_status)) {
@@ -152,6 +155,7 @@ static void on_event(struct enclave *e, const Enclaved__Vmm__Event *ev)
 		break;
 	case ENCLAVED__VMM__EVENT__STATE__HEARTBEAT:
 		enclave_on_heartbeat(e);
+		(void)state_record_save(e); /* a re-adopting daemon must know it runs */
 		break;
 	case ENCLAVED__VMM__EVENT__STATE__EXITED:
 		e->got_exit_event = true;
@@ -206,11 +210,15 @@ static void on_channel(evutil_socket_t fd, short what, void *userdata)
 	case ENCLAVED__VMM__VMM_MESSAGE__MSG_NSM_REQUEST:
 		nsm_forward_answer(e, m->nsm_request->request_id, m->nsm_request->cbor.data,
 				   m->nsm_request->cbor.len);
+		/* Extended or locked PCRs must survive a daemon restart. */
+		(void)state_attestation_sync(e);
 		break;
 	case ENCLAVED__VMM__VMM_MESSAGE__MSG_PONG:
+		enclave_on_pong(e, m->pong->nonce);
 		break;
 	case ENCLAVED__VMM__VMM_MESSAGE__MSG_MEMORY_STATE:
 		enclave_on_memory_state(e, m->memory_state->plugged, m->memory_state->requested);
+		(void)state_record_save(e);
 		break;
 	default:
 		log_warn("%s: VMM message without content dropped", e->id);
@@ -300,6 +308,19 @@ int vmm_process_spawn(struct enclave *e, int eif_fd, char **error)
 			*error = NULL;
 		return r; /* the caller kills and reaps */
 	}
+	r = vmm_process_watch_channel(e);
+	if (r < 0)
+		return r;
+	/* The record a restarted daemon re-adopts from; pid + start time name this VMM. */
+	if (state_pid_start(pid, &e->pid_start) < 0)
+		log_warn("%s: cannot read the start time of VMM %d", e->id, (int)pid);
+	(void)state_attestation_sync(e);
+	(void)state_record_save(e);
+	return 0;
+}
+
+int vmm_process_watch_channel(struct enclave *e)
+{
 	e->channel_ev =
 	    event_new(e->daemon->base, e->channel_fd, EV_READ | EV_PERSIST, on_channel, e);
 	if (!e->channel_ev || event_add(e->channel_ev, NULL) < 0)

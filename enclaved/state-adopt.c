@@ -1,0 +1,376 @@
+/* Re-adoption at daemon start: every <runtime>/enclaves/<id>.json record names an enclave an
+ * earlier daemon left running. Its VMM is found by pid + start time, reached on control.sock
+ * (Adopt with a new generation -> AdoptState), and the enclave goes back into the registry,
+ * the pool (pool_adopt: no new memory) and attestation (<id>.attest). A VMM that is gone makes
+ * a FAILED entry with the reason and console tail it left in vmm-exit; a record that does not
+ * check out is reported and renamed <id>.json.corrupt, never trusted. */
+#include "config.h"
+
+#include "enclaved/state.h"
+
+#include "enclaved/attestation.h"
+#include "enclaved/enclave-resize.h"
+#include "enclaved/enclave.h"
+#include "enclaved/vmm_process.h"
+
+#include "common/log.h"
+#include "common/util.h"
+#include "proto/vmm.pb-c.h"
+
+#include <dirent.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+#define ADOPT_TIMEOUT_MS   3000
+#define ADOPT_MAX_PACKET   (256u * 1024u)
+#define EXIT_RECORD_MAX	   (32u * 1024u)
+#define ADOPT_CONSOLE_KEEP (16u * 1024u)
+
+static void on_heartbeat_timer(evutil_socket_t fd, short what, void *userdata)
+{
+	enclave_on_heartbeat_timeout(userdata);
+}
+
+/* Read <runtime_dir>/vmm-exit, which the VMM writes when it ends with no daemon attached.
+ * The directory belongs to the enclave's owner: no symlinks, root's regular files only. */
+static void read_exit_record(struct enclave *e, char *reason, size_t reason_len)
+{
+	char path[4200];
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = malloc(EXIT_RECORD_MAX + 1);
+	struct stat st;
+	ssize_t n;
+	int code = -1;
+	char text[320] = "";
+	char *body;
+
+	snprintf(reason, reason_len,
+		 "VMM %d ended while enclaved was down, leaving no exit record (killed?)",
+		 (int)e->pid);
+	snprintf(path, sizeof(path), "%s/vmm-exit", e->runtime_dir);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (!buf || fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0)
+		return;
+	n = read(fd, buf, EXIT_RECORD_MAX);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	body = strstr(buf, "\n\n");
+	if (strncmp(buf, "enclave-vmm exit 1\ncode ", 24) != 0 || !body ||
+	    sscanf(buf + 24, "%d\nreason %300[^\n]", &code, text) < 1) {
+		snprintf(reason, reason_len,
+			 "VMM %d ended while enclaved was down (unreadable exit "
+			 "record)",
+			 (int)e->pid);
+		return;
+	}
+	snprintf(reason, reason_len, "VMM ended while enclaved was down: %s (exit code %d)", text,
+		 code);
+	body += 2;
+	if (e->debug && body < buf + n)
+		enclave_console_append(e, (const uint8_t *)body, (size_t)(buf + n - body));
+}
+
+/* Connect to control.sock, Adopt with generation, wait for AdoptState. */
+static int handshake(struct enclave *e, uint64_t generation, int *fd_out,
+		     Enclaved__Vmm__AdoptState **out, char *why, size_t why_len)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	Enclaved__Vmm__DaemonMessage m = ENCLAVED__VMM__DAEMON_MESSAGE__INIT;
+	Enclaved__Vmm__Adopt a = ENCLAVED__VMM__ADOPT__INIT;
+	Enclaved__Vmm__VmmMessage *reply;
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ uint8_t *buf = malloc(ADOPT_MAX_PACKET);
+	struct pollfd pfd;
+	uint8_t out_buf[32];
+	size_t len;
+	ssize_t n;
+
+	if (!buf)
+		return snprintf(why, why_len, "out of memory"), -ENOMEM;
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", e->runtime_dir) >=
+	    sizeof(sa.sun_path))
+		return snprintf(why, why_len, "control.sock path too long"), -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return snprintf(why, why_len, "%s: %s", sa.sun_path, strerror(errno)), -errno;
+	a.generation = generation;
+	m.msg_case = ENCLAVED__VMM__DAEMON_MESSAGE__MSG_ADOPT;
+	m.adopt = &a;
+	len = enclaved__vmm__daemon_message__pack(&m, out_buf);
+	if (send(fd, out_buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return snprintf(why, why_len, "sending Adopt: %s", strerror(errno)), -EIO;
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	if (poll(&pfd, 1, ADOPT_TIMEOUT_MS) != 1)
+		return snprintf(why, why_len, "no AdoptState within %d ms", ADOPT_TIMEOUT_MS),
+		       -ETIMEDOUT;
+	n = recv(fd, buf, ADOPT_MAX_PACKET, MSG_DONTWAIT | MSG_TRUNC);
+	if (n <= 0 || (size_t)n > ADOPT_MAX_PACKET)
+		return snprintf(why, why_len,
+				"the VMM closed control.sock or sent %zd bytes (a "
+				"daemon already attached?)",
+				n),
+		       -EPROTO;
+	reply = enclaved__vmm__vmm_message__unpack(NULL, (size_t)n, buf);
+	if (!reply || reply->msg_case != ENCLAVED__VMM__VMM_MESSAGE__MSG_ADOPT_STATE) {
+		if (reply)
+			enclaved__vmm__vmm_message__free_unpacked(reply, NULL);
+		return snprintf(why, why_len, "the answer to Adopt is not an AdoptState"), -EPROTO;
+	}
+	*out = reply->adopt_state;
+	reply->adopt_state = NULL; /* detach: freed by the caller */
+	reply->msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG__NOT_SET;
+	enclaved__vmm__vmm_message__free_unpacked(reply, NULL);
+	*fd_out = util_steal_fd(&fd);
+	return 0;
+}
+
+/* The VMM's account must match the record: the record is ours, the VMM is not trusted. */
+static int check_state(const struct enclave *e, const Enclaved__Vmm__AdoptState *st, char *why,
+		       size_t why_len)
+{
+	uint64_t max_hot =
+	    e->max_memory_mib > e->memory_mib ? e->max_memory_mib - e->memory_mib : 0;
+
+	if (!st->enclave_id || strcmp(st->enclave_id, e->id) != 0 || st->cid != e->cid ||
+	    st->memory_bytes != e->memory_mib << 20 || st->n_cpu_ids != e->n_cpus ||
+	    st->generation != e->generation) {
+		snprintf(why, why_len,
+			 "the VMM's state (id %.64s, CID %" PRIu64 ", %" PRIu64
+			 " bytes, %zu vCPUs, generation %" PRIu64 ") does not match the record",
+			 st->enclave_id ? st->enclave_id : "?", st->cid, st->memory_bytes,
+			 st->n_cpu_ids, st->generation);
+		return -EPROTO;
+	}
+	for (size_t i = 0; i < st->n_cpu_ids; i++)
+		if (st->cpu_ids[i] != e->cpu_ids[i])
+			return snprintf(why, why_len, "vCPU %zu pinned to CPU %u, record says %u",
+					i, st->cpu_ids[i], e->cpu_ids[i]),
+			       -EPROTO;
+	if (st->plugged % (2u << 20) || st->requested % (2u << 20) || st->plugged >> 20 > max_hot ||
+	    st->requested >> 20 > max_hot)
+		return snprintf(why, why_len,
+				"memory state plugged=%" PRIu64 " requested=%" PRIu64
+				" outside the %" PRIu64 " MiB hotplug region",
+				st->plugged, st->requested, max_hot),
+		       -EPROTO;
+	return 0;
+}
+
+static uint64_t accounted_mib(const struct enclave *e)
+{
+	uint64_t req = e->requested_mib > e->memory_mib ? e->requested_mib - e->memory_mib : 0;
+	return e->memory_mib + UTIL_MAX(req, e->plugged_mib);
+}
+
+static int take_lease(struct enclaved *d, struct enclave *e, char *why, size_t why_len)
+{
+	_cleanup_free_ char *error = NULL;
+	struct pool_cpuset cpus;
+	int r;
+
+	if (!d->pool)
+		return snprintf(why, why_len, "the pool is not set up"), -ENODEV;
+	pool_cpuset_zero(&cpus);
+	for (unsigned i = 0; i < e->n_cpus; i++)
+		pool_cpuset_add(&cpus, e->cpu_ids[i]);
+	r = pool_adopt(d->pool, e->id, &cpus, accounted_mib(e), &e->lease, &error);
+	if (r < 0)
+		snprintf(why, why_len, "pool: %s", error ? error : strerror(-r));
+	return r;
+}
+
+/* Bring one live VMM back: handshake, lease, attestation, events. */
+static int adopt_live(struct enclaved *d, struct enclave *e, int pidfd, char *why, size_t why_len)
+{
+	Enclaved__Vmm__AdoptState *st = NULL;
+	char path[4200];
+	int fd = -1, r;
+
+	e->generation = ++d->registry.next_generation;
+	r = handshake(e, e->generation, &fd, &st, why, why_len);
+	if (r < 0)
+		return r;
+	e->channel_fd = fd;
+	r = check_state(e, st, why, why_len);
+	if (r < 0)
+		goto out;
+	if (st->requested)
+		e->requested_mib = e->memory_mib + (st->requested >> 20);
+	e->plugged_mib = st->plugged >> 20;
+	r = take_lease(d, e, why, why_len);
+	if (r < 0)
+		goto out;
+	if (st->console_tail.len && e->debug)
+		enclave_console_append(e, st->console_tail.data,
+				       UTIL_MIN(st->console_tail.len, (size_t)ADOPT_CONSOLE_KEEP));
+	if (d->attestation && state_path(d, e->id, ".attest", path, sizeof(path)) == 0 &&
+	    attestation_enclave_load(d, path, &e->attestation) < 0)
+		log_error("%s: attestation identity %s cannot be restored: its NSM requests get "
+			  "errors until it is restarted",
+			  e->id, path);
+	if (st->guest_state == ENCLAVED__VMM__ADOPT_STATE__GUEST_STATE__RUNNING) {
+		e->state = ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_RUNNING;
+	} else {
+		struct timeval tv = {.tv_sec = e->heartbeat_timeout_ms / 1000,
+				     .tv_usec = (e->heartbeat_timeout_ms % 1000) * 1000};
+		/* Still booting: a fresh deadline from now (the old timer died with the daemon). */
+		e->state = ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_STARTING;
+		e->heartbeat_timer = evtimer_new(d->base, on_heartbeat_timer, e);
+		if (!e->heartbeat_timer || evtimer_add(e->heartbeat_timer, &tv) < 0) {
+			snprintf(why, why_len, "out of memory");
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	snprintf(e->reason, sizeof(e->reason), "re-adopted after an enclaved restart");
+	if ((r = vmm_process_watch_channel(e)) < 0 || (r = enclave_watch_pidfd(e, pidfd)) < 0) {
+		snprintf(why, why_len, "out of memory");
+		goto out;
+	}
+	log_info("%s (%s): re-adopted VMM %d, generation %" PRIu64 " (was %" PRIu64
+		 "), %u CPU(s), %" PRIu64 " MiB, CID %" PRIu64 ", %u NSM request(s) waiting",
+		 e->id, e->name, (int)e->pid, e->generation, st->previous_generation, e->n_cpus,
+		 e->memory_mib, e->cid, st->nsm_waiting);
+	(void)state_attestation_sync(e);
+	(void)state_record_save(e);
+	r = 0;
+out:
+	enclaved__vmm__adopt_state__free_unpacked(st, NULL);
+	return r;
+}
+
+/* pidfd of the VMM the record names, or -ESRCH when it is gone (or the pid was reused). */
+static int open_vmm(const struct enclave *e)
+{
+	uint64_t start = 0;
+	int fd = (int)syscall(SYS_pidfd_open, e->pid, 0);
+
+	if (fd < 0)
+		return -errno;
+	/* Checked after the pidfd exists: from here on the pid cannot name another process. */
+	if (state_pid_start(e->pid, &start) < 0 || start != e->pid_start) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
+static void adopt_one(struct enclaved *d, const char *id, const char *record_path)
+{
+	_cleanup_free_ char *text = NULL, *error = NULL;
+	struct enclave *e = calloc(1, sizeof(*e));
+	char why[400] = "", corrupt[4400];
+	size_t len = 0;
+	int pidfd = -1, r;
+
+	if (!e) {
+		log_error("enclave record %s: out of memory", record_path);
+		return;
+	}
+	e->daemon = d;
+	e->channel_fd = -1;
+	e->pidfd = -1;
+	e->adopted = true;
+	r = util_read_file(record_path, STATE_RECORD_MAX, &text, &len);
+	if (r == 0)
+		r = state_record_decode(text, len, id, e, &error);
+	else
+		r = asprintf(&error, "cannot read it: %s", strerror(-r)) < 0 ? -ENOMEM : r;
+	if (r < 0) {
+		snprintf(corrupt, sizeof(corrupt), "%s.corrupt", record_path);
+		log_error("enclave record %s is damaged: %s; not trusted, kept as %s (its VMM, if "
+			  "any, is not re-adopted: end it by hand)",
+			  record_path, error ? error : strerror(-r), corrupt);
+		if (rename(record_path, corrupt) < 0)
+			log_warn("cannot rename %s: %s", record_path, strerror(errno));
+		enclave_free(e);
+		return;
+	}
+	if (e->generation > d->registry.next_generation)
+		d->registry.next_generation = e->generation;
+	snprintf(e->runtime_dir, sizeof(e->runtime_dir), "%s/enclaves/%s", d->opts.runtime_dir,
+		 e->id);
+	pidfd = open_vmm(e);
+	if (pidfd >= 0) {
+		r = adopt_live(d, e, pidfd, why, sizeof(why));
+		if (r == 0) {
+			enclave_add(d, e);
+			return;
+		}
+		/* Alive but not ours to manage any more: end it rather than leak it. */
+		log_error("%s (%s): VMM %d cannot be re-adopted: %s; killing it", e->id, e->name,
+			  (int)e->pid, why);
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		vmm_process_close_channel(e);
+		if (e->heartbeat_timer) {
+			event_free(e->heartbeat_timer);
+			e->heartbeat_timer = NULL;
+		}
+		if (e->pidfd_ev) {
+			event_free(e->pidfd_ev);
+			e->pidfd_ev = NULL;
+		}
+		close(pidfd);
+		e->pidfd = -1;
+		snprintf(e->reason, sizeof(e->reason), "could not be re-adopted: %.200s", why);
+	} else {
+		read_exit_record(e, e->reason, sizeof(e->reason));
+		log_error("%s (%s): FAILED: %s", e->id, e->name, e->reason);
+	}
+	/* Gone: report it FAILED (Describe keeps it), give its CPUs, memory and cgroup back. */
+	e->state = ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_FAILED;
+	e->pid = 0;
+	if (e->lease || take_lease(d, e, why, sizeof(why)) == 0) {
+		(void)pool_release(e->lease);
+		e->lease = NULL;
+	}
+	if (e->attestation) {
+		attestation_enclave_free(e->attestation);
+		e->attestation = NULL;
+	}
+	enclave_remove_runtime(e);
+	enclave_add(d, e);
+}
+
+int state_adopt_all(struct enclaved *d)
+{
+	char dir[4200];
+	struct dirent *de;
+	DIR *dh;
+	size_t adopted = 0;
+
+	snprintf(dir, sizeof(dir), "%s/enclaves", d->opts.runtime_dir);
+	dh = opendir(dir);
+	if (!dh)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dh))) {
+		char id[ENCLAVE_ID_MAX], path[4200 + ENCLAVE_ID_MAX];
+		size_t n = strlen(de->d_name);
+		if (n <= 5 || strcmp(de->d_name + n - 5, ".json") != 0 || n - 5 >= sizeof(id))
+			continue;
+		memcpy(id, de->d_name, n - 5);
+		id[n - 5] = '\0';
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		adopt_one(d, id, path);
+		adopted++;
+	}
+	closedir(dh);
+	if (adopted)
+		log_info("re-adoption: %zu enclave record(s) examined", adopted);
+	enclaved_notify_status(d);
+	return 0;
+}
