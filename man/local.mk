@@ -1,3 +1,3 @@
 # man pages (see man/README.md): hand-written roff, installed by `make install`, in the tarball.
-man_MANS = man/enclaved.8 man/enclavectl.1 man/enclaved.conf.5
+dist_man_MANS = man/enclaved.8 man/enclavectl.1 man/enclaved.conf.5
 EXTRA_DIST += man/README.md
