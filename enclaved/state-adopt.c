@@ -257,12 +257,19 @@ out:
 static int open_vmm(const struct enclave *e)
 {
 	uint64_t start = 0;
+	struct pollfd pfd;
 	int fd = (int)syscall(SYS_pidfd_open, e->pid, 0);
 
 	if (fd < 0)
 		return -errno;
 	/* Checked after the pidfd exists: from here on the pid cannot name another process. */
 	if (state_pid_start(e->pid, &start) < 0 || start != e->pid_start) {
+		close(fd);
+		return -ESRCH;
+	}
+	/* A zombie nobody reaped yet (its parent, the old daemon, is gone) has exited. */
+	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
+	if (poll(&pfd, 1, 0) != 0) {
 		close(fd);
 		return -ESRCH;
 	}

@@ -369,7 +369,7 @@ int state_pid_start(pid_t pid, uint64_t *out)
 	if (!p)
 		return -EBADMSG;
 	p++;
-	for (int field = 2; field < 22 && p; field++)
+	for (int field = 3; field < 22 && p; field++) /* p: the space before field 3 */
 		p = strchr(p + 1, ' ');
 	if (!p)
 		return -EBADMSG;

@@ -166,7 +166,22 @@ static void test_pid_start(void **state)
 {
 	uint64_t a = 0, b = 0;
 
+	_cleanup_free_ char *stat = NULL;
+	size_t len = 0;
+	unsigned long long want = 0;
+	const char *p;
+
+	/* Field 22 of /proc/self/stat, counted from the end of comm. */
+	assert_int_equal(util_read_file("/proc/self/stat", 4096, &stat, &len), 0);
+	p = strrchr(stat, ')');
+	assert_non_null(p);
+	assert_int_equal(sscanf(p + 2,
+				"%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+				"%*s %*s %*s %*s %llu",
+				&want),
+			 1);
 	assert_int_equal(state_pid_start(getpid(), &a), 0);
+	assert_int_equal(a, want);
 	assert_int_equal(state_pid_start(getpid(), &b), 0);
 	assert_true(a > 0);
 	assert_int_equal(a, b);
