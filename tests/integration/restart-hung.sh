@@ -1,2 +1,48 @@
-#!/bin/sh
-exit 77
+#!/bin/bash
+# VMM liveness: a VMM that stops answering the daemon's Pings (SIGSTOP) is killed and its
+# enclave reported FAILED "VMM stopped answering", resources returned; the same for a VMM
+# re-adopted after a daemon restart (not the daemon's child: noticed through its pidfd), and
+# a re-adopted VMM that is SIGKILLed is noticed at once.
+. "$top_srcdir/tests/integration/lib.sh"
+need_kvm
+need_root
+[ -f "$SAMPLE_EIF" ] || skip "no $SAMPLE_EIF"
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+field() { "$ENCLAVECTL" describe-enclaves | json "[e['$2'] for e in d if e['EnclaveID']=='$1'][0]"; }
+vmm_alive() { pgrep -f "$TEST_DIR/run/enclaves/$1" >/dev/null; }
+run() { "$ENCLAVECTL" run-enclave --eif-path "$SAMPLE_EIF" --memory 32 --cpu-count 1 | json 'd["EnclaveID"]'; }
+
+# wait_failed ID PATTERN SECONDS
+wait_failed() {
+	for _ in $(seq $(($3 * 10))); do
+		[ "$(field "$1" State)" = FAILED ] && break
+		sleep 0.1
+	done
+	assert_eq "$(field "$1" State)" FAILED "state of $1"
+	field "$1" StateReason | grep -q "$2" || fail "reason of $1: $(field "$1" StateReason)"
+	for _ in $(seq 50); do vmm_alive "$1" || break; sleep 0.1; done
+	! vmm_alive "$1" || fail "VMM of $1 still there"
+	assert_eq "$("$ENCLAVECTL" pool | json 'd["UsedMemoryMiB"], len(d["Enclaves"])')" "0 0" \
+		"pool after $1 failed"
+}
+
+start_daemon
+id=$(run)
+pkill -STOP -f "$TEST_DIR/run/enclaves/$id"
+wait_failed "$id" "VMM stopped answering" 30
+
+# Re-adopted after a SIGKILL of the daemon: hung, then killed.
+id=$(run)
+kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" || true
+start_daemon
+assert_eq "$(field "$id" State)" RUNNING "re-adopted enclave"
+pkill -STOP -f "$TEST_DIR/run/enclaves/$id"
+wait_failed "$id" "VMM stopped answering" 30
+
+id=$(run)
+kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" || true
+start_daemon
+assert_eq "$(field "$id" State)" RUNNING "re-adopted enclave"
+pkill -KILL -f "$TEST_DIR/run/enclaves/$id"
+wait_failed "$id" "VMM ended" 10
+echo PASS
