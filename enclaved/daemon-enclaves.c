@@ -59,8 +59,8 @@ int enclaved_enclaves_start(struct enclaved *d)
 	/* Enclaves an earlier daemon left running (SIGTERM, SIGKILL or a crash). */
 	r = state_adopt_all(d);
 	if (r < 0)
-		log_error("re-adoption: cannot read %s/enclaves: %s", d->opts.runtime_dir,
-			  strerror(-r));
+		log_error("re-adoption: cannot read %s/" STATE_RECORD_DIR ": %s",
+			  d->opts.runtime_dir, strerror(-r));
 	return enclave_liveness_start(d);
 }
 

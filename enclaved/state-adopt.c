@@ -1,4 +1,4 @@
-/* Re-adoption at daemon start: every <runtime>/enclaves/<id>.json record names an enclave an
+/* Re-adoption at daemon start: every <runtime>/enclave-records/<id>.json record names an enclave an
  * earlier daemon left running. Its VMM is found by pid + start time, reached on control.sock
  * (Adopt with a new generation -> AdoptState), and the enclave goes back into the registry,
  * the pool (pool_adopt: no new memory) and attestation (<id>.attest). A VMM that is gone makes
@@ -360,7 +360,7 @@ int state_adopt_all(struct enclaved *d)
 	DIR *dh;
 	size_t adopted = 0;
 
-	snprintf(dir, sizeof(dir), "%s/enclaves", d->opts.runtime_dir);
+	snprintf(dir, sizeof(dir), "%s/" STATE_RECORD_DIR, d->opts.runtime_dir);
 	dh = opendir(dir);
 	if (!dh)
 		return errno == ENOENT ? 0 : -errno;

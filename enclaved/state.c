@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define HEADER_MAGIC "enclaved-enclave-record"
@@ -37,7 +38,8 @@ static int fail(char **error, int r, const char *fmt, ...)
 
 int state_path(const struct enclaved *d, const char *id, const char *suffix, char *buf, size_t len)
 {
-	if ((size_t)snprintf(buf, len, "%s/enclaves/%s%s", d->opts.runtime_dir, id, suffix) >= len)
+	if ((size_t)snprintf(buf, len, "%s/" STATE_RECORD_DIR "/%s%s", d->opts.runtime_dir, id,
+			     suffix) >= len)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -125,6 +127,16 @@ out:
 	return r;
 }
 
+static int ensure_dir(const struct enclave *e)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/" STATE_RECORD_DIR, e->daemon->opts.runtime_dir);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 int state_record_save(const struct enclave *e)
 {
 	_cleanup_free_ char *text = NULL;
@@ -132,7 +144,8 @@ int state_record_save(const struct enclave *e)
 	size_t len = 0;
 	int r;
 
-	if ((r = state_path(e->daemon, e->id, ".json", path, sizeof(path))) < 0 ||
+	if ((r = ensure_dir(e)) < 0 ||
+	    (r = state_path(e->daemon, e->id, ".json", path, sizeof(path))) < 0 ||
 	    (r = state_record_encode(e, &text, &len)) < 0 ||
 	    (r = util_write_file_atomic(path, text, len, 0600)) < 0)
 		log_warn("%s: cannot persist the enclave record %s: %s (it will not be re-adopted "
@@ -404,7 +417,9 @@ int state_attestation_sync(struct enclave *e)
 		return r;
 	if (e->attestation_saved && memcmp(digest, e->attestation_digest, sizeof(digest)) == 0)
 		return 0;
-	r = state_path(e->daemon, e->id, ".attest", path, sizeof(path));
+	r = ensure_dir(e);
+	if (r == 0)
+		r = state_path(e->daemon, e->id, ".attest", path, sizeof(path));
 	if (r == 0)
 		r = attestation_enclave_save(e->attestation, path);
 	if (r < 0) {

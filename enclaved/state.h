@@ -1,12 +1,12 @@
 /* Persisted enclave records, so that a restarted enclaved re-adopts the enclaves whose VMMs
  * outlived it (enclaved/README.md, "Restarts").
  *
- * Where: <runtime-dir>/enclaves/<id>.json (root, 0600) beside the enclave's own directory, and
- * its attestation identity in <id>.attest. The runtime directory, not the state directory:
- * VMMs and guest memory never survive a reboot, and the runtime directory (a tmpfs under /run)
- * does not either, so a record can never describe an enclave of an earlier boot. Not inside
- * <id>/: that directory is writable by the owner and the VMM sandbox group, the records must be
- * root's alone.
+ * Where: <runtime-dir>/enclave-records/<id>.json (directory 0700, files 0600, root) and the
+ * enclave's attestation identity in <id>.attest beside it. The runtime directory, not the state
+ * directory: VMMs and guest memory never survive a reboot, and the runtime directory (a tmpfs
+ * under /run) does not either, so a record can never describe an enclave of an earlier boot.
+ * Not inside <runtime-dir>/enclaves/<id>/: that directory is writable by the owner and the VMM
+ * sandbox group, the records must be root's alone.
  *
  * Format: one header line "enclaved-enclave-record 1 sha256=<64 hex> len=<n>\n", then n bytes
  * of JSON. A wrong version, length or checksum (a torn or damaged file) is reported and the
@@ -22,9 +22,10 @@ struct enclave;
 struct enclaved;
 
 #define STATE_RECORD_VERSION 1
+#define STATE_RECORD_DIR     "enclave-records"
 #define STATE_RECORD_MAX     (64u * 1024u)
 
-/* <runtime>/enclaves/<id><suffix>; -ENAMETOOLONG when it does not fit. */
+/* <runtime>/enclave-records/<id><suffix>; -ENAMETOOLONG when it does not fit. */
 int state_path(const struct enclaved *d, const char *id, const char *suffix, char *buf, size_t len);
 
 /* Write e's record (after Run spawned the VMM, on the heartbeat, resize and re-adoption). */

@@ -2,12 +2,12 @@
 # and integration tests (tests/integration/*.sh) to check_PROGRAMS / TESTS.
 EXTRA_DIST += tests/README.md tests/integration/lib.sh tests/fuzz/run tests/fuzz/README.md \
 	tests/systemd/lib.sh tests/systemd/daemon.sh tests/systemd/enclave-unit.sh \
-	tests/systemd/README.md
+	tests/systemd/restart.sh tests/systemd/README.md
 
 # The units under a real systemd (PID 1 in its own namespaces). Once per scripts/check is
 # enough: the sanitizer pass skips them (systemd's own binaries are not instrumented anyway).
 if !SANITIZERS
-TESTS += tests/systemd/daemon.sh tests/systemd/enclave-unit.sh
+TESTS += tests/systemd/daemon.sh tests/systemd/enclave-unit.sh tests/systemd/restart.sh
 endif
 
 include $(top_srcdir)/tests/hardening.mk

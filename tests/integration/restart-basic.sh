@@ -43,7 +43,7 @@ for i in $(seq $N); do
 	ids="$ids $id"
 done
 for id in $ids; do
-	[ -f "$TEST_DIR/run/enclaves/$id.json" ] || fail "no record for $id"
+	[ -f "$TEST_DIR/run/enclave-records/$id.json" ] || fail "no record for $id"
 done
 check_all "before"
 before=$(pool_used)
@@ -68,9 +68,9 @@ victim=$5
 damage() {
 	pkill -KILL -f "$TEST_DIR/run/enclaves/$victim" || true
 	for _ in $(seq 50); do vmm_alive "$victim" || break; sleep 0.1; done
-	echo "garbage" >"$TEST_DIR/run/enclaves/i-0000000000000000-enc00000000deadbeef.json"
-	head -c 150 "$TEST_DIR/run/enclaves/$first.json" \
-		>"$TEST_DIR/run/enclaves/i-0000000000000000-enc00000000feedf00d.json"
+	echo "garbage" >"$TEST_DIR/run/enclave-records/i-0000000000000000-enc00000000deadbeef.json"
+	head -c 150 "$TEST_DIR/run/enclave-records/$first.json" \
+		>"$TEST_DIR/run/enclave-records/i-0000000000000000-enc00000000feedf00d.json"
 }
 restart TERM damage
 ids=$(echo "$ids" | sed "s/ $victim//")
@@ -78,14 +78,14 @@ assert_eq "$(field "$victim" State)" FAILED "enclave whose VMM died while enclav
 field "$victim" StateReason | grep -q "while enclaved was down" ||
 	fail "reason: $(field "$victim" StateReason)"
 [ ! -e "$TEST_DIR/run/enclaves/$victim" ] || fail "runtime dir of $victim left behind"
-[ ! -e "$TEST_DIR/run/enclaves/$victim.json" ] || fail "record of $victim left behind"
+[ ! -e "$TEST_DIR/run/enclave-records/$victim.json" ] || fail "record of $victim left behind"
 used=$("$ENCLAVECTL" pool | json 'd["UsedMemoryMiB"], len(d["Enclaves"])')
 assert_eq "$used" "128 4" "pool after the dead VMM was reported"
 grep -q "enc00000000deadbeef.json is damaged: header" "$TEST_DIR/enclaved.log" ||
 	fail "garbage record not reported"
 grep -q "enc00000000feedf00d.json is damaged: .*torn" "$TEST_DIR/enclaved.log" ||
 	fail "torn record not reported"
-[ -f "$TEST_DIR/run/enclaves/i-0000000000000000-enc00000000deadbeef.json.corrupt" ] ||
+[ -f "$TEST_DIR/run/enclave-records/i-0000000000000000-enc00000000deadbeef.json.corrupt" ] ||
 	fail "damaged record not set aside"
 check_all "after a VMM died while enclaved was down"
 
@@ -93,7 +93,7 @@ check_all "after a VMM died while enclaved was down"
 for id in $ids; do
 	assert_eq "$(field "$id" State)" TERMINATED "after terminate-enclave --all: $id"
 	! vmm_alive "$id" || fail "VMM of $id still running after its termination"
-	[ ! -e "$TEST_DIR/run/enclaves/$id.json" ] || fail "record of $id left behind"
+	[ ! -e "$TEST_DIR/run/enclave-records/$id.json" ] || fail "record of $id left behind"
 done
 assert_eq "$("$ENCLAVECTL" pool | json 'd["UsedMemoryMiB"], len(d["Enclaves"])')" "0 0" \
 	"pool after terminating every enclave"
