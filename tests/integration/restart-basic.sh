@@ -4,7 +4,9 @@
 # five are RUNNING, answer an echo on vsock port 5000, one still attests (its NSM identity was
 # restored), the pool accounts exactly what it did before, and all can be terminated. An
 # enclave whose VMM dies while the daemon is down is reported FAILED with the reason and its
-# resources back; damaged records are reported and do not stop the daemon.
+# resources back; damaged records are reported and do not stop the daemon. An attestation
+# asked while no daemon runs waits and is answered after re-adoption; control.sock takes one
+# daemon at a time.
 . "$top_srcdir/tests/integration/lib.sh"
 need_kvm
 need_root
@@ -48,16 +50,42 @@ done
 check_all "before"
 before=$(pool_used)
 
-restart KILL
+# An attestation asked while no daemon runs waits in the VMM (the guest blocks in its NSM call)
+# and is answered once the next daemon re-adopts the enclave.
+set -- $ids
+first=$1
+attest_while_down() {
+	timeout 90 python3 "$VSOCK_REQ" "$TEST_DIR/run/enclaves/$first/vsock.sock" attest \
+		00112233445566778899aabbccddeeff "$TEST_DIR/doc-down" >"$TEST_DIR/attest-down.out" 2>&1 &
+	ATTEST_PID=$!
+	sleep 2
+	kill -0 "$ATTEST_PID" 2>/dev/null || fail "attestation answered with no daemon: $(cat "$TEST_DIR/attest-down.out")"
+}
+restart KILL attest_while_down
+wait "$ATTEST_PID" || fail "attestation asked while enclaved was down: $(cat "$TEST_DIR/attest-down.out")"
+[ -s "$TEST_DIR/doc-down" ] || fail "empty attestation document after the wait"
 check_all "after SIGKILL"
 assert_eq "$(pool_used)" "$before" "pool after SIGKILL restart"
 grep -q "re-adopted VMM" "$TEST_DIR/enclaved.log" || fail "no re-adoption in the log"
-set -- $ids
-first=$1
 timeout 60 python3 "$VSOCK_REQ" "$TEST_DIR/run/enclaves/$first/vsock.sock" attest \
 	00112233445566778899aabbccddeeff "$TEST_DIR/doc" || fail "attestation after re-adoption"
 [ -s "$TEST_DIR/doc" ] || fail "empty attestation document"
 
+# control.sock: one daemon at a time, root only.
+python3 - "$TEST_DIR/run/enclaves/$first/control.sock" <<'PY' || fail "control.sock accepted a second daemon"
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(10)
+s.connect(sys.argv[1])
+try:
+    s.send(bytes([0x32, 0x06, 0x08]) + bytes([0x80, 0x80, 0x80, 0x80, 0x10]))  # Adopt{2^32}
+    answer = s.recv(65536)
+except (BrokenPipeError, ConnectionResetError):
+    answer = b""
+sys.exit(0 if answer == b"" else 1)
+PY
+[ "$(stat -c '%a %U' "$TEST_DIR/run/enclaves/$first/control.sock")" = "600 root" ] ||
+	fail "control.sock is $(stat -c '%a %U' "$TEST_DIR/run/enclaves/$first/control.sock")"
 restart TERM
 check_all "after SIGTERM"
 assert_eq "$(pool_used)" "$before" "pool after SIGTERM restart"
