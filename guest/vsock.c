@@ -183,16 +183,38 @@ static struct vsock_conn *conn_find(const struct hdr *h)
 	return NULL;
 }
 
+/* Send the closing packet now, or keep the slot until a TX buffer frees up: a lost SHUTDOWN
+ * or RST leaves the peer's end open until its timeout (or for good). */
+static void conn_finish(struct vsock_conn *c, uint16_t op)
+{
+	if (conn_control(c, op, op == OP_SHUTDOWN ? SHUT_RCV | SHUT_SEND : 0) == 0) {
+		conn_free(c);
+		return;
+	}
+	svc_release(c);
+	c->close_op = op;
+	c->state = VSOCK_CLOSING;
+}
+
+/* VSOCK_CLOSING: retry the owed packet. */
+static bool conn_retry_close(struct vsock_conn *c)
+{
+	uint16_t op = c->close_op;
+
+	if (conn_control(c, op, op == OP_SHUTDOWN ? SHUT_RCV | SHUT_SEND : 0) < 0)
+		return false;
+	c->state = VSOCK_FREE; /* services were released when the close was deferred */
+	return true;
+}
+
 void vsock_close(struct vsock_conn *c)
 {
-	(void)conn_control(c, OP_SHUTDOWN, SHUT_RCV | SHUT_SEND);
-	conn_free(c);
+	conn_finish(c, OP_SHUTDOWN);
 }
 
 void vsock_reset(struct vsock_conn *c)
 {
-	(void)conn_control(c, OP_RST, 0);
-	conn_free(c);
+	conn_finish(c, OP_RST);
 }
 
 uint32_t vsock_send(struct vsock_conn *c, const uint8_t *data, uint32_t len)
@@ -317,6 +339,14 @@ static void handle_packet(const uint8_t *buf, uint32_t used_len)
 		handle_new(&h);
 		return;
 	}
+	if (c->state == VSOCK_CLOSING) {
+		/* We are closing it anyway; an RST or a new REQUEST means the peer forgot it. */
+		if (h.op == OP_RST || h.op == OP_REQUEST)
+			c->state = VSOCK_FREE;
+		if (h.op == OP_REQUEST)
+			handle_new(&h);
+		return;
+	}
 	if (h.op == OP_REQUEST && c->state == VSOCK_OPEN) {
 		/* The peer reuses a port we still consider open: it forgot the old
 		 * connection, so do we. */
@@ -344,7 +374,9 @@ static void handle_packet(const uint8_t *buf, uint32_t used_len)
 static void reset_all(void)
 {
 	for (size_t i = 0; i < VSOCK_MAX_CONNS; i++) {
-		if (conns[i].state != VSOCK_FREE)
+		if (conns[i].state == VSOCK_CLOSING)
+			conns[i].state = VSOCK_FREE; /* already released */
+		else if (conns[i].state != VSOCK_FREE)
 			conn_free(&conns[i]);
 	}
 }
@@ -389,6 +421,11 @@ bool vsock_poll(void)
 			svc_transport_reset_done();
 		}
 		ev_post((uint16_t)e.id);
+	}
+	/* Owed closes first: they free slots, and the peer is waiting for them. */
+	for (size_t i = 0; i < VSOCK_MAX_CONNS; i++) {
+		if (conns[i].state == VSOCK_CLOSING && conn_retry_close(&conns[i]))
+			worked = true;
 	}
 	for (size_t i = 0; i < VSOCK_MAX_CONNS; i++) {
 		struct vsock_conn *c = &conns[i];

@@ -15,6 +15,7 @@ enum vsock_state {
 	VSOCK_FREE = 0,
 	VSOCK_CONNECTING,
 	VSOCK_OPEN,
+	VSOCK_CLOSING, /* our SHUTDOWN or RST waits for a TX buffer; the slot is kept until sent */
 };
 
 struct vsock_conn {
@@ -29,7 +30,8 @@ struct vsock_conn {
 	uint32_t fwd_cnt;	/* bytes we consumed */
 	uint32_t last_fwd_sent; /* fwd_cnt in the last packet we sent */
 	uint32_t peer_buf_alloc, peer_fwd_cnt;
-	uint32_t tx_cnt; /* payload bytes we sent */
+	uint32_t tx_cnt;   /* payload bytes we sent */
+	uint16_t close_op; /* VSOCK_CLOSING: the packet still owed */
 
 	/* Service state (services.c). */
 	uint32_t in_len;

@@ -161,9 +161,11 @@ static void pending_connect(struct vsock_mux *mux, struct vsock_pending_client *
 	pending_free(mux, client, false);
 	vsock_mux_arm_deadline(mux, conn->deadline_ns);
 	vsock_mux_pend(mux, conn, VSOCK_PEND_REQUEST);
+	vsock_mux_update_interest(mux, conn);
 }
 
-void vsock_host_pending_ready(struct vsock_mux *mux, struct vsock_pending_client *client)
+void vsock_host_pending_ready(struct vsock_mux *mux, struct vsock_pending_client *client,
+			      uint32_t events)
 {
 	size_t room = sizeof(client->line) - client->len;
 	char *nl;
@@ -187,7 +189,13 @@ void vsock_host_pending_ready(struct vsock_mux *mux, struct vsock_pending_client
 		return;
 	}
 	client->len += (size_t)n;
-	if (nl) {
+	if (nl && (events & (EPOLLHUP | EPOLLERR))) {
+		/* Closed both ways already: nobody could read the OK or an answer. Asking the
+		 * guest anyway would hold one of its few connection slots for a round trip, and
+		 * a burst of such clients makes it refuse the live ones behind them. */
+		mux->counters[VSOCK_CNT_HOST_GONE]++;
+		pending_free(mux, client, true);
+	} else if (nl) {
 		pending_connect(mux, client);
 	} else if (client->len == sizeof(client->line)) {
 		log_debug("vsock: host client sent %zu bytes without a newline", client->len);
@@ -198,6 +206,15 @@ void vsock_host_pending_ready(struct vsock_mux *mux, struct vsock_pending_client
 
 void vsock_host_conn_ready(struct vsock_mux *mux, struct vsock_conn *conn, uint32_t events)
 {
+	if (conn->state == VSOCK_CONN_CONNECTING) {
+		/* Registered for hang-ups only. Once the REQUEST is out, the guest's RESPONSE
+		 * finds the socket gone and answers RST; before that, the guest never hears. */
+		if ((events & (EPOLLHUP | EPOLLERR)) && (conn->pending & VSOCK_PEND_REQUEST)) {
+			mux->counters[VSOCK_CNT_HOST_GONE]++;
+			vsock_mux_destroy(mux, conn);
+		}
+		return;
+	}
 	if (events & EPOLLHUP)
 		conn->host_hup = true;
 	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && conn->buf_used > 0) {

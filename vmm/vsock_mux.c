@@ -35,6 +35,7 @@ static const char *const counter_names[VSOCK_CNT__MAX] = {
     [VSOCK_CNT_HOST_IO_ERROR] = "host_io_error",
     [VSOCK_CNT_HEARTBEATS] = "heartbeats",
     [VSOCK_CNT_HEARTBEAT_BAD] = "heartbeat_bad",
+    [VSOCK_CNT_HOST_GONE] = "host_gone_before_connect",
 };
 
 const char *vsock_counter_name(enum vsock_counter counter)
@@ -129,7 +130,8 @@ int vsock_mux_process(struct vsock_mux *mux)
 				break;
 			case VSOCK_EP_PENDING:
 				vsock_host_pending_ready(
-				    mux, container_of(tag, struct vsock_pending_client, ep_tag));
+				    mux, container_of(tag, struct vsock_pending_client, ep_tag),
+				    events[i].events);
 				break;
 			case VSOCK_EP_CONN:
 				vsock_host_conn_ready(mux,
@@ -221,11 +223,18 @@ void vsock_mux_update_interest(struct vsock_mux *mux, struct vsock_conn *conn)
 
 	if (conn->fd < 0)
 		return;
+	if (conn->state == VSOCK_CONN_CONNECTING) {
+		/* Only hang-ups (always reported), once each: a client that is gone before the
+		 * guest heard of it must not take one of the guest's connection slots. */
+		mask = EPOLLET;
+		goto apply;
+	}
 	want_in = conn->state == VSOCK_CONN_ESTABLISHED && !conn->host_eof &&
 		  !(conn->guest_shutdown & VSOCK_SHUTDOWN_RCV) &&
 		  !(conn->pending & VSOCK_PEND_RW) && vsock_conn_peer_free(conn) > 0;
 	want_out = conn->buf_used > 0;
 	mask = (want_in ? EPOLLIN | EPOLLRDHUP : 0) | (want_out ? EPOLLOUT : 0);
+apply:
 	if (mask == conn->ev_mask)
 		return;
 	op = mask == 0 ? EPOLL_CTL_DEL : conn->ev_mask == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;

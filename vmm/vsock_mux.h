@@ -56,6 +56,7 @@ enum vsock_counter {
 	VSOCK_CNT_HOST_IO_ERROR,    /* host socket vanished mid-stream */
 	VSOCK_CNT_HEARTBEATS,
 	VSOCK_CNT_HEARTBEAT_BAD,
+	VSOCK_CNT_HOST_GONE, /* host client hung up before its connection reached the guest */
 	VSOCK_CNT__MAX,
 };
 

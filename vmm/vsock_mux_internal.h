@@ -59,6 +59,7 @@ int vsock_mux_flush(struct vsock_mux *mux, struct vsock_conn *conn);
 int vsock_host_init(struct vsock_mux *mux);
 void vsock_host_fini(struct vsock_mux *mux);
 void vsock_host_listener_ready(struct vsock_mux *mux);
-void vsock_host_pending_ready(struct vsock_mux *mux, struct vsock_pending_client *client);
+void vsock_host_pending_ready(struct vsock_mux *mux, struct vsock_pending_client *client,
+			      uint32_t events);
 void vsock_host_conn_ready(struct vsock_mux *mux, struct vsock_conn *conn, uint32_t events);
 void vsock_host_timer_ready(struct vsock_mux *mux);

@@ -546,6 +546,59 @@ static void test_host_hostile(void **state)
 	expect_nothing(f);
 }
 
+/* A host client that has closed both ways before the guest heard of it costs the guest
+ * nothing: no REQUEST (or it is withdrawn while still queued), so a burst of vanishing clients
+ * cannot fill the guest's connection slots ahead of live ones. Half-closed clients still
+ * connect: they may read the answer. */
+static void test_host_gone_before_connect(void **state)
+{
+	struct fx *f = *state;
+	int fd, gone;
+
+	fx_start(f);
+	/* Line and close before the mux read it. */
+	fd = host_connect(f);
+	assert_int_equal(write(fd, "CONNECT 5000\n", 13), 13);
+	close(fd);
+	pump(f, 1000);
+	pump(f, 100);
+	assert_int_equal(counter(f, VSOCK_CNT_HOST_GONE), 1);
+	assert_int_equal(nconns(f), 0);
+	expect_nothing(f);
+	/* Line read, REQUEST still queued (no guest RX buffer taken yet), then the close. */
+	gone = host_connect(f);
+	assert_int_equal(write(gone, "CONNECT 5001\n", 13), 13);
+	for (int i = 0; i < 50 && nconns(f) == 0; i++)
+		pump(f, 100);
+	assert_int_equal(nconns(f), 1);
+	assert_true(vsock_mux_rx_pending(f->mux));
+	close(gone);
+	pump(f, 1000);
+	assert_int_equal(counter(f, VSOCK_CNT_HOST_GONE), 2);
+	assert_int_equal(nconns(f), 0);
+	expect_nothing(f);
+	/* After the REQUEST went out, a close waits for the guest's answer, which gets RST. */
+	fd = host_connect(f);
+	assert_int_equal(write(fd, "CONNECT 5002\n", 13), 13);
+	for (int i = 0; i < 50 && nconns(f) == 0; i++)
+		pump(f, 100);
+	expect(f, VSOCK_OP_REQUEST, 5002);
+	close(fd);
+	pump(f, 100);
+	assert_int_equal(nconns(f), 1);
+	assert_int_equal(counter(f, VSOCK_CNT_HOST_GONE), 2);
+	/* Half-closed (SHUT_WR) after the line: still forwarded and answered. */
+	fd = host_connect(f);
+	assert_int_equal(write(fd, "CONNECT 5003\n", 13), 13);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	pump(f, 1000);
+	pump(f, 100);
+	assert_int_equal(nconns(f), 2);
+	assert_int_equal(counter(f, VSOCK_CNT_HOST_GONE), 2);
+	expect(f, VSOCK_OP_REQUEST, 5003);
+	close(fd);
+}
+
 static void test_heartbeat(void **state)
 {
 	struct fx *f = *state;
@@ -756,6 +809,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rst_flood, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_connections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_small_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_host_gone_before_connect, setup, teardown),
 	    cmocka_unit_test(test_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
