@@ -13,6 +13,7 @@ tests_unit_test_enclaved_state_LDADD = enclaved/libenclaved.a enclaved/libpool.a
 	$(LIBEVENT_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS) -lpthread
 $(tests_unit_test_enclaved_state_OBJECTS): proto/enclaved.pb-c.h proto/vmm.pb-c.h
 
-RESTART_TESTS = tests/integration/restart-basic.sh tests/integration/restart-hung.sh
+RESTART_TESTS = tests/integration/restart-basic.sh tests/integration/restart-hung.sh \
+	tests/integration/restart-hugepages.sh
 TESTS += $(RESTART_TESTS)
 EXTRA_DIST += $(RESTART_TESTS) enclaved/restart.mk
