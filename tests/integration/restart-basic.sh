@@ -90,25 +90,32 @@ restart TERM
 check_all "after SIGTERM"
 assert_eq "$(pool_used)" "$before" "pool after SIGTERM restart"
 
-# While the daemon is down: one VMM is killed; two damaged records appear (garbage, and a
-# torn copy of a real one).
+# While the daemon is down: one VMM is killed, another one's guest ends (SIGTERM: the VMM
+# leaves its reason in vmm-exit); two damaged records appear (garbage, and a torn copy of a
+# real one).
 victim=$5
+ended=$4
 damage() {
 	pkill -KILL -f "$TEST_DIR/run/enclaves/$victim" || true
-	for _ in $(seq 50); do vmm_alive "$victim" || break; sleep 0.1; done
+	pkill -TERM -f "$TEST_DIR/run/enclaves/$ended" || true
+	for _ in $(seq 50); do vmm_alive "$victim" || vmm_alive "$ended" || break; sleep 0.1; done
 	echo "garbage" >"$TEST_DIR/run/enclave-records/i-0000000000000000-enc00000000deadbeef.json"
 	head -c 150 "$TEST_DIR/run/enclave-records/$first.json" \
 		>"$TEST_DIR/run/enclave-records/i-0000000000000000-enc00000000feedf00d.json"
 }
 restart TERM damage
-ids=$(echo "$ids" | sed "s/ $victim//")
+ids=$(echo "$ids" | sed "s/ $victim//; s/ $ended//")
 assert_eq "$(field "$victim" State)" FAILED "enclave whose VMM died while enclaved was down"
 field "$victim" StateReason | grep -q "while enclaved was down" ||
 	fail "reason: $(field "$victim" StateReason)"
+assert_eq "$(field "$ended" State)" FAILED "enclave whose guest ended while enclaved was down"
+field "$ended" StateReason | grep -q "while enclaved was down: terminated by signal 15 (exit code 6)" ||
+	fail "reason: $(field "$ended" StateReason)"
 [ ! -e "$TEST_DIR/run/enclaves/$victim" ] || fail "runtime dir of $victim left behind"
+[ ! -e "$TEST_DIR/run/enclaves/$ended" ] || fail "runtime dir of $ended left behind"
 [ ! -e "$TEST_DIR/run/enclave-records/$victim.json" ] || fail "record of $victim left behind"
 used=$("$ENCLAVECTL" pool | json 'd["UsedMemoryMiB"], len(d["Enclaves"])')
-assert_eq "$used" "128 4" "pool after the dead VMM was reported"
+assert_eq "$used" "96 3" "pool after the dead VMMs were reported"
 grep -q "enc00000000deadbeef.json is damaged: header" "$TEST_DIR/enclaved.log" ||
 	fail "garbage record not reported"
 grep -q "enc00000000feedf00d.json is damaged: .*torn" "$TEST_DIR/enclaved.log" ||
