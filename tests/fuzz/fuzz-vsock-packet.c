@@ -1,5 +1,7 @@
-// fuzz-sources: vmm/vsock_packet.c vmm/vsock_conn.c vmm/vsock_bridge.c vmm/vsock_mux.c
-// vmm/vsock_rx.c vmm/vsock_host.c vmm/heartbeat.c common/util.c common/log.c fuzz-pkgs: libsystemd
+// clang-format off
+// fuzz-sources: vmm/vsock_packet.c vmm/vsock_conn.c vmm/vsock_bridge.c vmm/vsock_mux.c vmm/vsock_rx.c vmm/vsock_host.c vmm/heartbeat.c common/util.c common/log.c
+// fuzz-pkgs: libsystemd
+// clang-format on
 /* Guest packets into the vsock mux: the input is a script of TX packets (any bytes, split into
  * up to three iovecs) and RX pulls of a chosen buffer size. Nothing may crash, leak or grow
  * without bound; every RX packet must be well-formed. */
