@@ -19,6 +19,13 @@ sd_require() {
 	command -v unshare >/dev/null && command -v nsenter >/dev/null || sd_skip "util-linux unshare/nsenter missing"
 	grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
 	grep -qw overlay /proc/filesystems || sd_skip "no overlay filesystem"
+	# The installed units, sysusers.d and tmpfiles.d must land where this systemd looks.
+	local prefix
+	prefix=$(sed -n 's/^prefix = //p' "$top_builddir/Makefile")
+	case $prefix in
+	/usr | /usr/local) ;;
+	*) sd_skip "the build's prefix ($prefix) is not one systemd reads units and sysusers.d from" ;;
+	esac
 }
 
 cgroup_dirs() { find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort; }
