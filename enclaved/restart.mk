@@ -16,4 +16,6 @@ $(tests_unit_test_enclaved_state_OBJECTS): proto/enclaved.pb-c.h proto/vmm.pb-c.
 RESTART_TESTS = tests/integration/restart-basic.sh tests/integration/restart-hung.sh \
 	tests/integration/restart-hugepages.sh
 TESTS += $(RESTART_TESTS)
-EXTRA_DIST += $(RESTART_TESTS) enclaved/restart.mk
+EXTRA_DIST += $(RESTART_TESTS) enclaved/restart.mk tests/fuzz/fuzz-enclave-record.c \
+	tests/fuzz/corpus/fuzz-enclave-record/running.json \
+	tests/fuzz/corpus/fuzz-enclave-record/torn.json

@@ -318,7 +318,7 @@ int state_record_decode(const char *text, size_t len, const char *id, struct enc
 			char **error)
 {
 	const char *nl = memchr(text, '\n', UTIL_MIN(len, (size_t)256));
-	char hex[2 * SHA256_DIGEST_LENGTH + 1], want[2 * SHA256_DIGEST_LENGTH + 1];
+	char hex[2 * SHA256_DIGEST_LENGTH + 1], want[2 * SHA256_DIGEST_LENGTH + 1], header[257];
 	uint8_t digest[SHA256_DIGEST_LENGTH];
 	unsigned version = 0;
 	size_t body_len = 0;
@@ -329,9 +329,12 @@ int state_record_decode(const char *text, size_t len, const char *id, struct enc
 	if (!nl)
 		return fail(error, -EBADMSG, "no header line in the first 256 bytes (%zu bytes)",
 			    len);
-	if (sscanf(text, HEADER_MAGIC " %u sha256=%64[0-9a-f] len=%zu%n", &version, want, &body_len,
-		   &consumed) != 3 ||
-	    text + consumed != nl)
+	/* The text need not be NUL-terminated: parse a copy of the header line. */
+	memcpy(header, text, (size_t)(nl - text));
+	header[nl - text] = '\0';
+	if (sscanf(header, HEADER_MAGIC " %u sha256=%64[0-9a-f] len=%zu%n", &version, want,
+		   &body_len, &consumed) != 3 ||
+	    (size_t)consumed != (size_t)(nl - text))
 		return fail(error, -EBADMSG,
 			    "header line is not '" HEADER_MAGIC " <version> sha256=<hex> len=<n>'");
 	if (version != STATE_RECORD_VERSION)
