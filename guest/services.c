@@ -18,8 +18,8 @@
 /* The sink consumes on arrival, so it can offer the peer a large window. */
 #define SINK_BUF_ALLOC (1u << 20)
 #define RESP_SLOTS     4
-#define PATTERN_LEN    4096
-#define DIAL_MAX       8 /* dial-back connections waiting for the host's answer */
+#define PATTERN_LEN    (64 * 1024) /* one full packet of source data */
+#define DIAL_MAX       8	   /* dial-back connections waiting for the host's answer */
 #define DIAL_OK	       0
 #define DIAL_FAILED    1
 
