@@ -52,6 +52,14 @@ static void nsm_reset(void *opaque)
 	nsm_dev_reset(d->core);
 }
 
+static void nsm_destroy(void *opaque)
+{
+	struct nsm_device *d = opaque;
+
+	nsm_dev_free(d->core);
+	free(d);
+}
+
 static const struct virtio_device_ops nsm_ops = {
     .name = "nsm",
     .device_id = VIRTIO_ID_NSM,
@@ -61,6 +69,7 @@ static const struct virtio_device_ops nsm_ops = {
     .queue_max_size = NSM_QUEUE_SIZE,
     .queue_notify = nsm_queue_notify,
     .reset = nsm_reset,
+    .destroy = nsm_destroy,
 };
 
 static int nsm_device_init(struct vmm *vmm)

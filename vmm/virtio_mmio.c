@@ -394,6 +394,8 @@ void virtio_mmio_free_all(struct vmm *vmm)
 			}
 		if (dev->irq_fd >= 0)
 			close(dev->irq_fd);
+		if (dev->ops->destroy)
+			dev->ops->destroy(dev->opaque);
 		free(dev);
 		vmm->virtio[s] = NULL;
 	}

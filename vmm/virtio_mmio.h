@@ -61,6 +61,9 @@ struct virtio_device_ops {
 	/* Device reset (Status written 0): drop all in-flight state. The transport has already
 	 * reset its queues. Optional. */
 	void (*reset)(void *opaque);
+
+	/* Optional: the VMM is shutting down; free what the device's init allocated. */
+	void (*destroy)(void *opaque);
 };
 
 /* Register a device in the next free slot. ops must outlive the device. Call before the vCPUs
