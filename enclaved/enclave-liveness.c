@@ -28,7 +28,7 @@ int enclave_kill(struct enclave *e, int sig)
 {
 	if (e->adopted && e->pidfd >= 0)
 		return syscall(SYS_pidfd_send_signal, e->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
-	if (e->pid <= 0 || e->adopted)
+	if (e->pid <= 0 || (e->adopted && !state_pid_alive(e->pid, e->pid_start)))
 		return -ESRCH;
 	return kill(e->pid, sig) < 0 ? -errno : 0;
 }
@@ -70,9 +70,18 @@ static void on_liveness(evutil_socket_t fd, short what, void *userdata)
 {
 	struct enclaved *d = userdata;
 	uint64_t now = util_now_monotonic_ns();
+	bool reaped = false;
 
 	for (struct enclave *e = d->registry.head; e; e = e->next) {
 		uint64_t nonce;
+		if (enclave_is_alive(e) && e->adopted && e->pidfd < 0 && e->pid > 0 &&
+		    !state_pid_alive(e->pid, e->pid_start)) {
+			/* Re-adopted without a pidfd: its death is seen here. */
+			enclave_finish(e,
+				       e->got_exit_event ? (e->exit_event_code & 0xff) << 8 : -1);
+			reaped = true;
+			continue;
+		}
 		if (!enclave_is_alive(e) || e->channel_fd < 0)
 			continue;
 		if (e->ping_nonce) {
@@ -90,6 +99,8 @@ static void on_liveness(evutil_socket_t fd, short what, void *userdata)
 		e->ping_nonce = nonce;
 		e->ping_sent_ns = now;
 	}
+	if (reaped)
+		enclave_prune(d); /* only after the walk */
 }
 
 void enclave_on_pong(struct enclave *e, uint64_t nonce)

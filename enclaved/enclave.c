@@ -353,6 +353,10 @@ static int wait_gone(struct enclave *e, uint64_t deadline)
 			struct pollfd pfd = {.fd = e->pidfd, .events = POLLIN};
 			if (poll(&pfd, 1, 20) != 0)
 				return e->got_exit_event ? (e->exit_event_code & 0xff) << 8 : -1;
+		} else if (e->adopted) {
+			if (!state_pid_alive(e->pid, e->pid_start))
+				return e->got_exit_event ? (e->exit_event_code & 0xff) << 8 : -1;
+			usleep(20000);
 		} else if (waitpid(e->pid, &status, WNOHANG) != 0) {
 			return status;
 		} else {

@@ -237,7 +237,8 @@ static int adopt_live(struct enclaved *d, struct enclave *e, int pidfd, char *wh
 		}
 	}
 	snprintf(e->reason, sizeof(e->reason), "re-adopted after an enclaved restart");
-	if ((r = vmm_process_watch_channel(e)) < 0 || (r = enclave_watch_pidfd(e, pidfd)) < 0) {
+	if ((r = vmm_process_watch_channel(e)) < 0 ||
+	    (pidfd >= 0 && (r = enclave_watch_pidfd(e, pidfd)) < 0)) {
 		snprintf(why, why_len, "out of memory");
 		goto out;
 	}
@@ -253,13 +254,16 @@ out:
 	return r;
 }
 
-/* pidfd of the VMM the record names, or -ESRCH when it is gone (or the pid was reused). */
+/* pidfd of the VMM the record names, -ENOSYS when it runs but pidfds are unavailable (then
+ * the liveness timer polls /proc), or -ESRCH when it is gone (or the pid was reused). */
 static int open_vmm(const struct enclave *e)
 {
 	uint64_t start = 0;
 	struct pollfd pfd;
 	int fd = (int)syscall(SYS_pidfd_open, e->pid, 0);
 
+	if (fd < 0 && errno == ENOSYS)
+		return state_pid_alive(e->pid, e->pid_start) ? -ENOSYS : -ESRCH;
 	if (fd < 0)
 		return -errno;
 	/* Checked after the pidfd exists: from here on the pid cannot name another process. */
@@ -312,7 +316,11 @@ static void adopt_one(struct enclaved *d, const char *id, const char *record_pat
 	snprintf(e->runtime_dir, sizeof(e->runtime_dir), "%s/enclaves/%s", d->opts.runtime_dir,
 		 e->id);
 	pidfd = open_vmm(e);
-	if (pidfd >= 0) {
+	if (pidfd == -ENOSYS)
+		log_warn("%s: no pidfd_open: the death of VMM %d is noticed by polling /proc",
+			 e->id, (int)e->pid);
+	if (pidfd >= 0 || pidfd == -ENOSYS) {
+		e->pidfd = pidfd >= 0 ? pidfd : -1; /* enclave_kill uses it from here on */
 		r = adopt_live(d, e, pidfd, why, sizeof(why));
 		if (r == 0) {
 			enclave_add(d, e);
@@ -321,7 +329,7 @@ static void adopt_one(struct enclaved *d, const char *id, const char *record_pat
 		/* Alive but not ours to manage any more: end it rather than leak it. */
 		log_error("%s (%s): VMM %d cannot be re-adopted: %s; killing it", e->id, e->name,
 			  (int)e->pid, why);
-		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		(void)enclave_kill(e, SIGKILL);
 		vmm_process_close_channel(e);
 		if (e->heartbeat_timer) {
 			event_free(e->heartbeat_timer);
@@ -331,7 +339,8 @@ static void adopt_one(struct enclaved *d, const char *id, const char *record_pat
 			event_free(e->pidfd_ev);
 			e->pidfd_ev = NULL;
 		}
-		close(pidfd);
+		if (e->pidfd >= 0)
+			close(e->pidfd);
 		e->pidfd = -1;
 		snprintf(e->reason, sizeof(e->reason), "could not be re-adopted: %.200s", why);
 	} else {

@@ -392,6 +392,24 @@ int state_pid_start(pid_t pid, uint64_t *out)
 	return sscanf(p + 1, "%" SCNu64, out) == 1 ? 0 : -EBADMSG;
 }
 
+bool state_pid_alive(pid_t pid, uint64_t start)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[64];
+	const char *p;
+	uint64_t now = 0;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (util_read_file(path, 4096, &text, &len) < 0 || !(p = strrchr(text, ')')) || !p[1] ||
+	    !p[2])
+		return false;
+	/* Field 3, the state: Z zombie, X dead. */
+	if (p[2] == 'Z' || p[2] == 'X')
+		return false;
+	return state_pid_start(pid, &now) == 0 && now == start;
+}
+
 int state_attestation_sync(struct enclave *e)
 {
 	EVP_MD_CTX *ctx;

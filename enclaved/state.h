@@ -14,6 +14,7 @@
  * rename). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -45,6 +46,9 @@ int state_record_decode(const char *text, size_t len, const char *id, struct enc
 /* The process's start time in clock ticks since boot (/proc/<pid>/stat field 22): a pid and
  * its start time name one process even after the pid is reused. */
 int state_pid_start(pid_t pid, uint64_t *out);
+/* pid is the process that started at start and has not exited (a zombie has). For VMMs
+ * re-adopted without a pidfd (kernels before 5.3, valgrind). */
+bool state_pid_alive(pid_t pid, uint64_t start);
 
 /* Save e's attestation identity (no-op without one) when its NSM state changed since the last
  * save: PCR values and locks are compared by digest. */
