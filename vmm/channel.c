@@ -1,6 +1,6 @@
 #include "config.h"
 
-#include "vmm/channel.h"
+#include "vmm/channel_internal.h"
 
 #include "common/log.h"
 #include "common/util.h"
@@ -9,44 +9,12 @@
 #include "vmm/vmm.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 
-#define CHANNEL_MAX_FDS	    2
-#define CHANNEL_MAX_PENDING 64
-
-struct nsm_pending {
-	uint64_t id; /* 0 = free slot */
-	vmm_nsm_reply_fn cb;
-	void *opaque;
-	/* Kept until answered: re-sent to a re-adopting daemon (at most 64 x 64 KiB). */
-	uint8_t *req;
-	size_t len;
-	bool sent;
-};
-
-struct vmm_channel {
-	struct vmm *vmm;
-	int fd;	       /* the attached daemon, -1 while detached */
-	int listen_fd; /* control.sock, -1 without one */
-	int cand_fd;   /* a connected daemon that has not sent Adopt yet */
-	int exit_fd;   /* <runtime_dir>/vmm-exit: why the enclave ended, if no daemon heard it */
-	char control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	uint64_t next_id;
-	struct nsm_pending pending[CHANNEL_MAX_PENDING];
-	/* What a re-adopting daemon must learn. */
-	bool heartbeat;
-	uint64_t plugged, requested;
-	uint8_t tail[VMM_CHANNEL_CONSOLE_TAIL];
-	uint64_t tail_total;
-};
-
-/* Receive one packet with up to CHANNEL_MAX_FDS fds. Returns its length, 0 at EOF. */
-static ssize_t recv_packet(int fd, uint8_t *buf, size_t size, int *fds, unsigned *nfds, int flags)
+ssize_t vmm_channel_recv_packet(int fd, uint8_t *buf, size_t size, int *fds, unsigned *nfds,
+				int flags)
 {
 	union {
 		char b[CMSG_SPACE(CHANNEL_MAX_FDS * sizeof(int))];
@@ -113,7 +81,7 @@ int vmm_channel_recv_config(int fd, struct vmm_config *cfg, int *mem_fd, int *ei
 	*mem_fd = *eif_fd = -1;
 	if (!buf)
 		return -ENOMEM;
-	n = recv_packet(fd, buf, VMM_CHANNEL_MAX_PACKET, fds, &nfds, 0);
+	n = vmm_channel_recv_packet(fd, buf, VMM_CHANNEL_MAX_PACKET, fds, &nfds, 0);
 	if (n <= 0) {
 		log_error("channel: no Config from enclaved (%s)",
 			  n == 0 ? "closed" : strerror((int)-n));
@@ -171,7 +139,7 @@ out:
 	return r;
 }
 
-static int send_msg(struct vmm_channel *ch, const Enclaved__Vmm__VmmMessage *m, int flags)
+int vmm_channel_send_msg(struct vmm_channel *ch, const Enclaved__Vmm__VmmMessage *m, int flags)
 {
 	size_t len = enclaved__vmm__vmm_message__get_packed_size(m);
 	_cleanup_free_ uint8_t *buf = NULL;
@@ -204,7 +172,7 @@ static void tail_append(struct vmm_channel *ch, const uint8_t *data, size_t len)
 }
 
 /* The kept console bytes in order, into buf (VMM_CHANNEL_CONSOLE_TAIL bytes). */
-static size_t tail_copy(const struct vmm_channel *ch, uint8_t *buf)
+size_t vmm_channel_tail_copy(const struct vmm_channel *ch, uint8_t *buf)
 {
 	size_t n = ch->tail_total < VMM_CHANNEL_CONSOLE_TAIL ? (size_t)ch->tail_total
 							     : VMM_CHANNEL_CONSOLE_TAIL;
@@ -228,7 +196,7 @@ static void write_exit_record(struct vmm_channel *ch, const char *reason, int ex
 	if (n < 0 || n >= 512)
 		return;
 	if (ch->vmm->config.debug)
-		n += (int)tail_copy(ch, buf + n);
+		n += (int)vmm_channel_tail_copy(ch, buf + n);
 	if (util_write_full(ch->exit_fd, buf, (size_t)n) < 0)
 		log_warn("channel: cannot write the exit record: %m");
 }
@@ -253,7 +221,7 @@ int vmm_channel_send_event(struct vmm *vmm, enum vmm_event_state state, const ch
 	ev.exit_code = exit_code;
 	m.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_EVENT;
 	m.event = &ev;
-	return send_msg(vmm->channel, &m, 0);
+	return vmm_channel_send_msg(vmm->channel, &m, 0);
 }
 
 int vmm_channel_send_memory_state(struct vmm *vmm, uint64_t plugged, uint64_t requested)
@@ -269,7 +237,7 @@ int vmm_channel_send_memory_state(struct vmm *vmm, uint64_t plugged, uint64_t re
 	ms.requested = requested;
 	m.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_MEMORY_STATE;
 	m.memory_state = &ms;
-	return send_msg(vmm->channel, &m, 0);
+	return vmm_channel_send_msg(vmm->channel, &m, 0);
 }
 
 void vmm_channel_send_console(struct vmm *vmm, const uint8_t *data, size_t len)
@@ -287,7 +255,7 @@ void vmm_channel_send_console(struct vmm *vmm, const uint8_t *data, size_t len)
 	m.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_CONSOLE;
 	m.console = &cd;
 	/* Console output is best effort: never block the event thread for it. */
-	(void)send_msg(vmm->channel, &m, MSG_DONTWAIT);
+	(void)vmm_channel_send_msg(vmm->channel, &m, MSG_DONTWAIT);
 }
 
 int vmm_channel_nsm_request(struct vmm *vmm, const uint8_t *req, size_t len, vmm_nsm_reply_fn cb,
@@ -321,7 +289,7 @@ int vmm_channel_nsm_request(struct vmm *vmm, const uint8_t *req, size_t len, vmm
 	m.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_NSM_REQUEST;
 	m.nsm_request = &nr;
 	/* While detached the request waits (the guest blocks in its NSM call) for a daemon. */
-	r = ch->fd >= 0 ? send_msg(ch, &m, 0) : 0;
+	r = ch->fd >= 0 ? vmm_channel_send_msg(ch, &m, 0) : 0;
 	if (r < 0) {
 		free(copy);
 		return r;
@@ -335,7 +303,7 @@ int vmm_channel_nsm_request(struct vmm *vmm, const uint8_t *req, size_t len, vmm
 	return 0;
 }
 
-static void resend_pending(struct vmm_channel *ch)
+void vmm_channel_resend_pending(struct vmm_channel *ch)
 {
 	for (unsigned i = 0; i < CHANNEL_MAX_PENDING; i++) {
 		Enclaved__Vmm__VmmMessage m = ENCLAVED__VMM__VMM_MESSAGE__INIT;
@@ -348,7 +316,7 @@ static void resend_pending(struct vmm_channel *ch)
 		nr.cbor.len = p->len;
 		m.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_NSM_REQUEST;
 		m.nsm_request = &nr;
-		p->sent = send_msg(ch, &m, 0) == 0;
+		p->sent = vmm_channel_send_msg(ch, &m, 0) == 0;
 	}
 }
 
@@ -386,7 +354,7 @@ static void handle_nsm_response(struct vmm_channel *ch, const Enclaved__Vmm__Nsm
 		 (unsigned long long)resp->request_id);
 }
 
-static void channel_closed(struct vmm_channel *ch)
+void vmm_channel_closed(struct vmm_channel *ch)
 {
 	/* The enclave keeps running: a restarted enclaved re-adopts it through control.sock.
 	 * Unanswered NSM requests wait for it; without a control socket they fail now. */
@@ -401,7 +369,7 @@ static void channel_closed(struct vmm_channel *ch)
 		ch->pending[i].sent = false;
 }
 
-static void channel_readable(int fd, uint32_t events, void *opaque)
+void vmm_channel_readable(int fd, uint32_t events, void *opaque)
 {
 	struct vmm_channel *ch = opaque;
 	_cleanup_free_ uint8_t *buf = malloc(VMM_CHANNEL_MAX_PACKET);
@@ -412,13 +380,13 @@ static void channel_readable(int fd, uint32_t events, void *opaque)
 
 	if (!buf)
 		return;
-	n = recv_packet(fd, buf, VMM_CHANNEL_MAX_PACKET, fds, &nfds, MSG_DONTWAIT);
+	n = vmm_channel_recv_packet(fd, buf, VMM_CHANNEL_MAX_PACKET, fds, &nfds, MSG_DONTWAIT);
 	for (unsigned i = 0; i < nfds; i++)
 		close(fds[i]); /* no message after Config carries fds */
 	if (n == -EAGAIN || n == -EMSGSIZE)
 		return;
 	if (n <= 0) {
-		channel_closed(ch);
+		vmm_channel_closed(ch);
 		return;
 	}
 	m = enclaved__vmm__daemon_message__unpack(NULL, (size_t)n, buf);
@@ -433,7 +401,7 @@ static void channel_readable(int fd, uint32_t events, void *opaque)
 		pong.nonce = m->ping->nonce;
 		out.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_PONG;
 		out.pong = &pong;
-		(void)send_msg(ch, &out, 0);
+		(void)vmm_channel_send_msg(ch, &out, 0);
 		break;
 	}
 	case ENCLAVED__VMM__DAEMON_MESSAGE__MSG_TERMINATE:
@@ -456,185 +424,6 @@ static void channel_readable(int fd, uint32_t events, void *opaque)
 	enclaved__vmm__daemon_message__free_unpacked(m, NULL);
 }
 
-/* ---- re-adoption (control.sock) ------------------------------------------------------------ */
-
-static void drop_candidate(struct vmm_channel *ch)
-{
-	if (ch->cand_fd < 0)
-		return;
-	(void)vmm_event_del_fd(ch->vmm->loop, ch->cand_fd);
-	close(ch->cand_fd);
-	ch->cand_fd = -1;
-}
-
-static int send_adopt_state(struct vmm_channel *ch, uint64_t previous)
-{
-	Enclaved__Vmm__VmmMessage m = ENCLAVED__VMM__VMM_MESSAGE__INIT;
-	Enclaved__Vmm__AdoptState st = ENCLAVED__VMM__ADOPT_STATE__INIT;
-	const struct vmm_config *cfg = &ch->vmm->config;
-	uint32_t cpus[VMM_MAX_VCPUS];
-	_cleanup_free_ uint8_t *tail = malloc(VMM_CHANNEL_CONSOLE_TAIL);
-	unsigned waiting = 0;
-
-	if (!tail)
-		return -ENOMEM;
-	for (unsigned i = 0; i < cfg->nr_vcpus; i++)
-		cpus[i] = cfg->vcpu_cpus[i] < 0 ? UINT32_MAX : (uint32_t)cfg->vcpu_cpus[i];
-	for (unsigned i = 0; i < CHANNEL_MAX_PENDING; i++)
-		waiting += ch->pending[i].id != 0;
-	st.enclave_id = (char *)cfg->enclave_id;
-	st.cid = cfg->cid;
-	st.memory_bytes = cfg->memory_bytes;
-	st.max_memory_bytes = cfg->max_memory_bytes;
-	st.cpu_ids = cpus;
-	st.n_cpu_ids = cfg->nr_vcpus;
-	st.guest_state = ch->heartbeat ? ENCLAVED__VMM__ADOPT_STATE__GUEST_STATE__RUNNING
-				       : ENCLAVED__VMM__ADOPT_STATE__GUEST_STATE__BOOTING;
-	st.generation = cfg->generation;
-	st.previous_generation = previous;
-	st.plugged = ch->plugged;
-	st.requested = ch->requested;
-	st.console_tail.data = tail;
-	st.console_tail.len = cfg->debug ? tail_copy(ch, tail) : 0;
-	st.nsm_waiting = waiting;
-	m.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_ADOPT_STATE;
-	m.adopt_state = &st;
-	return send_msg(ch, &m, 0);
-}
-
-/* The candidate's first packet must be Adopt with a newer generation; then it is the daemon. */
-static void candidate_readable(int fd, uint32_t events, void *opaque)
-{
-	struct vmm_channel *ch = opaque;
-	_cleanup_free_ uint8_t *buf = malloc(VMM_CHANNEL_MAX_PACKET);
-	Enclaved__Vmm__DaemonMessage *m = NULL;
-	uint64_t previous = ch->vmm->config.generation;
-	int fds[CHANNEL_MAX_FDS];
-	unsigned nfds;
-	ssize_t n;
-	int r;
-
-	if (!buf)
-		return;
-	n = recv_packet(fd, buf, VMM_CHANNEL_MAX_PACKET, fds, &nfds, MSG_DONTWAIT);
-	for (unsigned i = 0; i < nfds; i++)
-		close(fds[i]);
-	if (n == -EAGAIN)
-		return;
-	if (n <= 0) {
-		log_warn("control: connection closed before Adopt");
-		drop_candidate(ch);
-		return;
-	}
-	m = enclaved__vmm__daemon_message__unpack(NULL, (size_t)n, buf);
-	if (!m || m->msg_case != ENCLAVED__VMM__DAEMON_MESSAGE__MSG_ADOPT) {
-		log_warn("control: first message (%zd bytes) is not an Adopt: refused", n);
-		goto refuse;
-	}
-	if (m->adopt->generation <= previous) {
-		log_warn("control: Adopt generation %llu is not above %llu: refused",
-			 (unsigned long long)m->adopt->generation, (unsigned long long)previous);
-		goto refuse;
-	}
-	(void)vmm_event_del_fd(ch->vmm->loop, fd);
-	ch->cand_fd = -1;
-	r = vmm_event_add_fd(ch->vmm->loop, fd, EPOLLIN, channel_readable, ch);
-	if (r < 0) {
-		log_warn("control: cannot watch the adopting daemon: %s", strerror(-r));
-		close(fd);
-		goto out;
-	}
-	ch->fd = fd;
-	ch->vmm->config.generation = m->adopt->generation;
-	r = send_adopt_state(ch, previous);
-	if (r < 0) {
-		log_warn("control: cannot send AdoptState: %s", strerror(-r));
-		channel_closed(ch);
-		goto out;
-	}
-	log_info("control: adopted by enclaved, generation %llu (was %llu)",
-		 (unsigned long long)ch->vmm->config.generation, (unsigned long long)previous);
-	resend_pending(ch);
-	goto out;
-refuse:
-	drop_candidate(ch);
-out:
-	if (m)
-		enclaved__vmm__daemon_message__free_unpacked(m, NULL);
-}
-
-static void control_acceptable(int fd, uint32_t events, void *opaque)
-{
-	struct vmm_channel *ch = opaque;
-	struct ucred cred;
-	socklen_t cl = sizeof(cred);
-	int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-	if (c < 0)
-		return;
-	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != 0) {
-		log_warn("control: connection from uid %d refused (root only)",
-			 cl == sizeof(cred) ? (int)cred.uid : -1);
-		close(c);
-		return;
-	}
-	if (ch->fd >= 0) {
-		/* One daemon at a time: the attached one stays. */
-		log_warn("control: connection from pid %d refused: a daemon is attached",
-			 (int)cred.pid);
-		close(c);
-		return;
-	}
-	drop_candidate(ch); /* a newer candidate replaces one that never said Adopt */
-	if (vmm_event_add_fd(ch->vmm->loop, c, EPOLLIN, candidate_readable, ch) < 0) {
-		close(c);
-		return;
-	}
-	ch->cand_fd = c;
-}
-
-int vmm_channel_listen(struct vmm *vmm)
-{
-	struct vmm_channel *ch = vmm->channel;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char exit_path[sizeof(vmm->config.runtime_dir) + 16];
-	_cleanup_close_ int fd = -1;
-	int r;
-
-	if (!ch || !vmm->config.runtime_dir[0])
-		return 0;
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock",
-			     vmm->config.runtime_dir) >= sizeof(sa.sun_path)) {
-		log_warn("control: %s/control.sock is longer than %zu bytes: this enclave cannot "
-			 "be re-adopted after an enclaved restart",
-			 vmm->config.runtime_dir, sizeof(sa.sun_path) - 1);
-		return 0;
-	}
-	snprintf(exit_path, sizeof(exit_path), "%s/vmm-exit", vmm->config.runtime_dir);
-	/* The directory is the owner's: never follow or reuse what someone put there. */
-	(void)unlink(exit_path);
-	ch->exit_fd = open(exit_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (ch->exit_fd < 0)
-		log_warn("control: %s: %m (an exit while enclaved is away goes unrecorded)",
-			 exit_path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	(void)unlink(sa.sun_path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0600) < 0 ||
-	    listen(fd, 4) < 0) {
-		r = -errno;
-		log_error("control: %s: %s", sa.sun_path, strerror(-r));
-		return r;
-	}
-	r = vmm_event_add_fd(vmm->loop, fd, EPOLLIN, control_acceptable, ch);
-	if (r < 0)
-		return r;
-	snprintf(ch->control_path, sizeof(ch->control_path), "%s", sa.sun_path);
-	ch->listen_fd = util_steal_fd(&fd);
-	return 0;
-}
-
 int vmm_channel_new(struct vmm *vmm, int fd)
 {
 	struct vmm_channel *ch = calloc(1, sizeof(*ch));
@@ -645,7 +434,7 @@ int vmm_channel_new(struct vmm *vmm, int fd)
 	ch->vmm = vmm;
 	ch->fd = fd;
 	ch->listen_fd = ch->cand_fd = ch->exit_fd = -1;
-	r = vmm_event_add_fd(vmm->loop, fd, EPOLLIN, channel_readable, ch);
+	r = vmm_event_add_fd(vmm->loop, fd, EPOLLIN, vmm_channel_readable, ch);
 	if (r < 0) {
 		free(ch);
 		return r;
@@ -665,7 +454,7 @@ void vmm_channel_free(struct vmm *vmm)
 		(void)vmm_event_del_fd(vmm->loop, ch->fd);
 		close(ch->fd);
 	}
-	drop_candidate(ch);
+	vmm_channel_drop_candidate(ch);
 	if (ch->listen_fd >= 0) {
 		(void)vmm_event_del_fd(vmm->loop, ch->listen_fd);
 		close(ch->listen_fd);

@@ -5,7 +5,8 @@ vmm_libvmm_a_SOURCES = \
 	vmm/vmm.h vmm/memory.c vmm/memory.h vmm/event.c vmm/event.h \
 	vmm/virtqueue.c vmm/virtqueue.h vmm/virtio_mmio.c vmm/virtio_mmio.h \
 	vmm/kvm.c vmm/kvm.h vmm/registry.c vmm/boot.c vmm/boot.h vmm/serial.c vmm/serial.h \
-	vmm/vcpu.c vmm/vcpu.h vmm/vmm.c vmm/channel.c vmm/channel.h vmm/sandbox.c vmm/sandbox.h
+	vmm/vcpu.c vmm/vcpu.h vmm/vmm.c vmm/channel.c vmm/channel_adopt.c vmm/channel.h \
+	vmm/channel_internal.h vmm/sandbox.c vmm/sandbox.h
 vmm_libvmm_a_CFLAGS = $(AM_CFLAGS) -pthread $(PROTOBUF_C_CFLAGS) $(SECCOMP_CFLAGS)
 
 VMM_LIBS = vmm/libvmm.a image/libimage.a attest/libmeasure.a proto/libproto.a \
