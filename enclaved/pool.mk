@@ -23,9 +23,17 @@ tests_unit_test_pool_topology_LDADD = $(POOL_TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test-pool
 TESTS += tests/unit/test-pool
-tests_unit_test_pool_SOURCES = tests/unit/test-pool.c tests/unit/test-pool-fake.h
+tests_unit_test_pool_SOURCES = tests/unit/test-pool.c tests/unit/test-pool-env.h \
+	tests/unit/test-pool-fake.h
 tests_unit_test_pool_CFLAGS = $(POOL_TEST_CFLAGS)
 tests_unit_test_pool_LDADD = $(POOL_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-pool-state
+TESTS += tests/unit/test-pool-state
+tests_unit_test_pool_state_SOURCES = tests/unit/test-pool-state.c tests/unit/test-pool-env.h \
+	tests/unit/test-pool-fake.h
+tests_unit_test_pool_state_CFLAGS = $(POOL_TEST_CFLAGS)
+tests_unit_test_pool_state_LDADD = $(POOL_TEST_LIBS)
 
 # Drives a pool from the shell for tests/integration/pool-*.sh.
 check_PROGRAMS += tests/pool-tool

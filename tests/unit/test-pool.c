@@ -1,6 +1,6 @@
 /* The pool over fake sysfs and cgroup trees: allocation and release, error kinds,
- * fragmentation, live resize and shrink refusal, partial hugepage grants, persistence, cgroups,
- * and concurrent allocation that never oversubscribes. */
+ * fragmentation, live resize and shrink refusal, partial hugepage grants, and concurrent
+ * allocation that never oversubscribes. Persistence and cgroup-less hosts: test-pool-state.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -16,137 +16,7 @@
 
 #include <cmocka.h>
 
-#include "enclaved/pool-internal.h"
-#include "tests/unit/test-pool-fake.h"
-
-#define NR2M_NODE0 "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"
-#define NR2M_NODE1 "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"
-
-struct env {
-	struct fake f;
-	struct pool_config cfg;
-	struct pool_options opts;
-	unsigned grant_cap; /* the fake kernel grants at most this many pages (0: no cap) */
-};
-
-/* The fake kernel: writes back less than was asked for. */
-static void cap_grant(const char *path, void *userdata)
-{
-	struct env *e = userdata;
-	char buf[32];
-	FILE *f;
-	unsigned long v = 0;
-
-	if (!e->grant_cap || !(f = fopen(path, "r+")))
-		return;
-	if (fscanf(f, "%lu", &v) == 1 && v > e->grant_cap) {
-		rewind(f);
-		snprintf(buf, sizeof(buf), "%u\n", e->grant_cap);
-		if (ftruncate(fileno(f), 0) == 0)
-			fputs(buf, f);
-	}
-	fclose(f);
-}
-
-static int setup(void **state)
-{
-	struct env *e = calloc(1, sizeof(*e));
-
-	if (!e || fake_init(&e->f) < 0)
-		return -1;
-	fake_host8(&e->f);
-	pool_config_init(&e->cfg);
-	assert_int_equal(pool_config_set(&e->cfg, "cpu_pool", "2-3,6-7", NULL), 0);
-	assert_int_equal(pool_config_set(&e->cfg, "memory_mib", "512", NULL), 0);
-	assert_int_equal(pool_config_set(&e->cfg, "hugepages", "2M", NULL), 0);
-	e->opts.sysfs_root = e->f.sysfs;
-	e->opts.cgroup_root = e->f.cgroup;
-	e->opts.state_dir = e->f.state;
-	e->opts.plain_memfd = true;
-	e->opts.after_hugepage_write = cap_grant;
-	e->opts.hook_userdata = e;
-	*state = e;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct env *e = *state;
-
-	fake_cleanup(&e->f);
-	free(e);
-	return 0;
-}
-
-static struct pool *new_ok(struct env *e)
-{
-	struct pool *p = NULL;
-	char *err = NULL;
-
-	if (pool_new(&e->cfg, &e->opts, &p, &err) < 0)
-		fail_msg("pool_new: %s", err);
-	return p;
-}
-
-static struct pool_cpuset set_of(const char *list)
-{
-	struct pool_cpuset s;
-
-	assert_int_equal(pool_cpuset_parse(list, &s, NULL), 0);
-	return s;
-}
-
-static void expect_set(const struct pool_cpuset *s, const char *list)
-{
-	char *text = pool_cpuset_format(s);
-
-	assert_non_null(text);
-	if (strcmp(text, list) != 0)
-		fail_msg("CPU set is '%s', expected '%s'", text, list);
-	free(text);
-}
-
-/* r is the expected error and the message mentions needle. */
-static void expect_error(int got, char **errp, int want, const char *needle)
-{
-	char *err = *errp;
-
-	*errp = NULL;
-	if (got != want)
-		fail_msg("got %d (%s), expected %d", got, err ? err : "no message", want);
-	assert_non_null(err);
-	if (!strstr(err, needle))
-		fail_msg("error '%s' lacks '%s'", err, needle);
-	free(err);
-}
-
-static struct pool_lease *alloc_ok(struct pool *p, const char *owner, unsigned count,
-				   const char *cpus, uint64_t mib)
-{
-	struct pool_cpuset s;
-	struct pool_lease *l = NULL;
-	char *err = NULL;
-
-	if (cpus)
-		s = set_of(cpus);
-	if (pool_alloc(p, owner, count, cpus ? &s : NULL, mib, &l, &err) < 0)
-		fail_msg("alloc %s: %s", owner, err);
-	return l;
-}
-
-static int alloc_err(struct pool *p, const char *owner, unsigned count, const char *cpus,
-		     uint64_t mib, char **err)
-{
-	struct pool_cpuset s;
-	struct pool_lease *l = NULL;
-	int r;
-
-	if (cpus)
-		s = set_of(cpus);
-	r = pool_alloc(p, owner, count, cpus ? &s : NULL, mib, &l, err);
-	assert_null(l);
-	return r;
-}
+#include "tests/unit/test-pool-env.h"
 
 static void test_alloc_release(void **state)
 {
@@ -240,23 +110,6 @@ static void test_alloc_release(void **state)
 	assert_string_equal(fake_readf(e->f.sysfs, NR2M_NODE1), "0");
 	assert_null(fake_readf(e->f.cgroup, "/enclaved/cpuset.cpus"));
 	pool_free(p);
-}
-
-/* One node of 8 single-thread cores: CPU 0 for the host, 1-7 for enclaves. */
-static void flat8(struct env *e)
-{
-	static const char *const sib[] = {"0", "1", "2", "3", "4", "5", "6", "7"};
-	static const char *const nodes[] = {"0-7"};
-
-	char node1[PATH_MAX * 2];
-
-	snprintf(node1, sizeof(node1), "%s/sys/devices/system/node/node1", e->f.sysfs);
-	nftw(node1, fake_rm, 16, FTW_DEPTH | FTW_PHYS);
-	fake_topology(&e->f, "0-7\n", sib, 8, nodes, 1);
-	pool_config_init(&e->cfg);
-	assert_int_equal(pool_config_set(&e->cfg, "cpu_count", "7", NULL), 0);
-	assert_int_equal(pool_config_set(&e->cfg, "memory_mib", "448", NULL), 0);
-	assert_int_equal(pool_config_set(&e->cfg, "hugepages", "none", NULL), 0);
 }
 
 /* cpu_oversubscribe = 2: each CPU may carry two leases, filled evenly; describe says so. */
@@ -472,139 +325,6 @@ static void test_page_choice(void **state)
 	expect_error(pool_new(&e->cfg, &e->opts, &p, &err), &err, -EINVAL, "1024");
 }
 
-static void test_persistence(void **state)
-{
-	struct env *e = *state;
-	struct pool *p;
-	struct pool_description d;
-	char *err = NULL;
-
-	e->cfg.cpu_pool = set_of("2,6");
-	e->cfg.memory_mib = 256;
-	p = new_ok(e);
-	assert_int_equal(pool_resize(p, NULL, 4, 512, NULL), 0);
-	pool_free(p); /* a daemon restart: the reservation stays */
-	assert_string_equal(fake_readf(e->f.sysfs, NR2M_NODE1), "256");
-
-	/* The persisted pool wins over the config file... */
-	e->cfg.cpu_pool = set_of("1,5");
-	e->cfg.memory_mib = 128;
-	p = new_ok(e);
-	assert_int_equal(pool_describe(p, &d), 0);
-	expect_set(&d.cpus_total, "2-3,6-7");
-	assert_int_equal(d.memory_total_mib, 512);
-	pool_description_free(&d);
-	assert_string_equal(fake_readf(e->f.sysfs, NR2M_NODE1), "256"); /* not counted twice */
-	pool_free(p);
-
-	/* ...until an explicit reset, which gives the old reservation back. */
-	e->opts.reset = true;
-	p = new_ok(e);
-	assert_int_equal(pool_describe(p, &d), 0);
-	expect_set(&d.cpus_total, "1,5");
-	assert_int_equal(d.memory_total_mib, 128);
-	pool_description_free(&d);
-	assert_string_equal(fake_readf(e->f.sysfs, NR2M_NODE1), "0");
-	assert_string_equal(fake_readf(e->f.sysfs, NR2M_NODE0), "64");
-	assert_int_equal(pool_teardown(p, NULL), 0);
-	pool_free(p);
-
-	/* A damaged pool.json stops the start with a message instead of being replaced. */
-	e->opts.reset = false;
-	fake_writef(e->f.state, "{\"version\":1,\"cpus\":\"0-99999\"", "/pool.json");
-	p = NULL;
-	expect_error(pool_new(&e->cfg, &e->opts, &p, &err), &err, -EINVAL, "pool.json");
-	assert_null(p);
-}
-
-static void state_rejects(const char *json, const char *needle)
-{
-	struct pool_state st;
-	char *err = NULL;
-
-	expect_error(pool_state_from_json(json, &st, &err), &err, -EINVAL, needle);
-}
-
-static void test_state_json(void **state)
-{
-	struct pool_state st, back;
-	char *text = NULL;
-	const char *good_tail =
-	    "\"hugepages\":\"2M\",\"page_kib\":2048,\"min_enclave_mib\":64,"
-	    "\"exclude_cpu0\":true,\"node\":1,\"reserved_pages\":4,\"boot_id\":\"x\"}";
-	char buf[512];
-
-	(void)state;
-	memset(&st, 0, sizeof(st));
-	st.cpus = set_of("2-3,6-7");
-	st.memory_mib = 512;
-	st.hugepages = POOL_HUGEPAGES_AUTO;
-	st.page_kib = 2048;
-	st.min_enclave_mib = 64;
-	st.exclude_cpu0 = true;
-	st.node = 1;
-	st.reserved_pages = 256;
-	snprintf(st.boot_id, sizeof(st.boot_id), "abc");
-	assert_int_equal(pool_state_to_json(&st, &text), 0);
-	assert_int_equal(pool_state_from_json(text, &back, NULL), 0);
-	assert_memory_equal(&st, &back, sizeof(st));
-	free(text);
-
-	state_rejects("", "not JSON");
-	state_rejects("[1]", "not a JSON object");
-	state_rejects("{\"version\":2}", "version 2");
-	snprintf(buf, sizeof(buf), "{\"version\":1,\"cpus\":\"3-1\",\"memory_mib\":8,%s",
-		 good_tail);
-	state_rejects(buf, "backwards");
-	snprintf(buf, sizeof(buf), "{\"version\":1,\"cpus\":\"1\",\"memory_mib\":-8,%s", good_tail);
-	state_rejects(buf, "'memory_mib' = -8");
-	snprintf(buf, sizeof(buf), "{\"version\":1,\"cpus\":\"1\",\"memory_mib\":\"8\",%s",
-		 good_tail);
-	state_rejects(buf, "'memory_mib' missing or not an integer");
-	snprintf(buf, sizeof(buf), "{\"version\":1,\"cpus\":\"1\",\"memory_mib\":8,%s", good_tail);
-	buf[strlen(buf) - 20] = '\0';
-	state_rejects(buf, "not JSON");
-	state_rejects("{\"version\":1,\"cpus\":\"1\",\"memory_mib\":8,\"hugepages\":\"3M\","
-		      "\"page_kib\":2048,\"min_enclave_mib\":64,\"exclude_cpu0\":true,\"node\":1,"
-		      "\"reserved_pages\":4,\"boot_id\":\"x\"}",
-		      "'3M' unknown");
-	state_rejects("{\"version\":1,\"cpus\":\"1\",\"memory_mib\":8,\"hugepages\":\"2M\","
-		      "\"page_kib\":3,\"min_enclave_mib\":64,\"exclude_cpu0\":true,\"node\":1,"
-		      "\"reserved_pages\":4,\"boot_id\":\"x\"}",
-		      "no page size");
-}
-
-static void test_no_cgroup(void **state)
-{
-	struct env *e = *state;
-	struct pool *p;
-	struct pool_lease *a;
-	struct pool_description d;
-
-	e->opts.cgroup_root = "none";
-	p = new_ok(e);
-	a = alloc_ok(p, "a", 2, NULL, 64);
-	assert_null(pool_lease_cgroup(a));
-	assert_int_equal(pool_lease_attach(a, getpid()), 0);
-	assert_int_equal(pool_describe(p, &d), 0);
-	assert_int_equal(d.isolation, POOL_ISOLATION_PINNING);
-	assert_non_null(strstr(d.isolation_note, "disabled"));
-	pool_description_free(&d);
-	assert_int_equal(pool_release(a), 0);
-	assert_int_equal(pool_teardown(p, NULL), 0);
-	pool_free(p);
-
-	/* A directory without a cpuset controller: pinning, and pool output says why. */
-	e->opts.cgroup_root = e->f.state;
-	p = new_ok(e);
-	assert_int_equal(pool_describe(p, &d), 0);
-	assert_int_equal(d.isolation, POOL_ISOLATION_PINNING);
-	assert_non_null(strstr(d.isolation_note, "no cpuset"));
-	pool_description_free(&d);
-	assert_int_equal(pool_teardown(p, NULL), 0);
-	pool_free(p);
-}
-
 /* ---- concurrency ---- */
 
 #define THREADS	   8
@@ -697,9 +417,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_resize, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_partial_grant, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_page_choice, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
-	    cmocka_unit_test(test_state_json),
-	    cmocka_unit_test_setup_teardown(test_no_cgroup, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
