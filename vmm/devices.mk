@@ -18,9 +18,15 @@ tests_unit_test_vsock_bridge_LDADD = $(DEVICES_TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test-vsock
 TESTS += tests/unit/test-vsock
-tests_unit_test_vsock_SOURCES = tests/unit/test-vsock.c
+tests_unit_test_vsock_SOURCES = tests/unit/test-vsock.c tests/unit/test-vsock-fx.h
 tests_unit_test_vsock_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_vsock_LDADD = $(DEVICES_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-vsock-hostile
+TESTS += tests/unit/test-vsock-hostile
+tests_unit_test_vsock_hostile_SOURCES = tests/unit/test-vsock-hostile.c tests/unit/test-vsock-fx.h
+tests_unit_test_vsock_hostile_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_vsock_hostile_LDADD = $(DEVICES_TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test-nsmdev
 TESTS += tests/unit/test-nsmdev
