@@ -15,9 +15,21 @@ ATTEST_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(OPENSSL_CFLAGS) $(CBOR_CFLA
 
 check_PROGRAMS += tests/unit/test-nsm
 TESTS += tests/unit/test-nsm
-tests_unit_test_nsm_SOURCES = tests/unit/test-nsm.c
+tests_unit_test_nsm_SOURCES = tests/unit/test-nsm.c tests/unit/test-nsm-cbor.h
 tests_unit_test_nsm_CFLAGS = $(ATTEST_TEST_CFLAGS)
 tests_unit_test_nsm_LDADD = $(ATTEST_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-nsm-malformed
+TESTS += tests/unit/test-nsm-malformed
+tests_unit_test_nsm_malformed_SOURCES = tests/unit/test-nsm-malformed.c tests/unit/test-nsm-cbor.h
+tests_unit_test_nsm_malformed_CFLAGS = $(ATTEST_TEST_CFLAGS)
+tests_unit_test_nsm_malformed_LDADD = $(ATTEST_TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test-nsm-attest
+TESTS += tests/unit/test-nsm-attest
+tests_unit_test_nsm_attest_SOURCES = tests/unit/test-nsm-attest.c tests/unit/test-nsm-cbor.h
+tests_unit_test_nsm_attest_CFLAGS = $(ATTEST_TEST_CFLAGS)
+tests_unit_test_nsm_attest_LDADD = $(ATTEST_TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test-pki
 TESTS += tests/unit/test-pki
