@@ -6,6 +6,7 @@
 #include "attest/pcr.h"
 #include "ctl/commands.h"
 #include "ctl/ctl.h"
+#include "ctl/progress.h"
 #include "common/util.h"
 #include "image/eif.h"
 #include "image/eif_metadata.h"
@@ -247,6 +248,7 @@ struct build_state {
 	EVP_PKEY *key;
 	char *cert, *custom, *docker, *meta;
 	char tmp[PATH_MAX];
+	struct ctl_progress progress;
 };
 
 static int make_rootfs_ramdisk(struct build_args *a, struct build_state *st, char *err,
@@ -340,7 +342,11 @@ static int run_build(struct build_args *a, struct build_state *st, struct eif_me
 	in.ramdisk_fds = st->fds;
 	in.n_ramdisks = st->n_fds;
 	in.metadata = st->meta;
+	ctl_progress_begin(&st->progress, "building image");
+	in.progress = ctl_progress_bytes;
+	in.progress_opaque = &st->progress;
 	r = eif_write(&in, st->out_fd, m, err, errlen);
+	ctl_progress_end(&st->progress);
 	if (r < 0)
 		return r;
 	if (fsync(st->out_fd) < 0 || rename(st->tmp, a->output) < 0)
@@ -480,8 +486,12 @@ int ctl_cmd_describe_eif(int argc, char **argv)
 	if (!path || optind < argc)
 		return err_exit(IMG_EXIT_USAGE, "describe-eif", "usage: --eif-path FILE");
 	r = eif_open(&eif, path);
-	if (r == 0)
-		r = eif_measure(&eif, &m, &crc_ok);
+	if (r == 0) {
+		struct ctl_progress p;
+		ctl_progress_begin(&p, "measuring image");
+		r = eif_measure_progress(&eif, &m, &crc_ok, ctl_progress_bytes, &p);
+		ctl_progress_end(&p);
+	}
 	if (r < 0) {
 		code = err_exit(errno_exit(r), "describe-eif", "%s: %s", path, eif.error);
 		eif_close(&eif);
@@ -519,6 +529,9 @@ static int file_pcr(const char *path, uint8_t pcr[PCR_DIGEST_LEN])
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	_cleanup_free_ uint8_t *buf = malloc(1024 * 1024);
 	struct pcr_hash h = {0};
+	struct ctl_progress p;
+	struct stat st;
+	uint64_t done = 0, total = 0;
 	ssize_t n;
 	int r;
 
@@ -526,12 +539,21 @@ static int file_pcr(const char *path, uint8_t pcr[PCR_DIGEST_LEN])
 		return -errno;
 	if (!buf)
 		return -ENOMEM;
+	/* the size only scales the progress line; a pipe or a growing file just shows less */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		total = (uint64_t)st.st_size;
+	ctl_progress_begin(&p, "measuring");
 	r = pcr_hash_init(&h);
 	while (r == 0 && (n = read(fd, buf, 1024 * 1024)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		r = n < 0 ? -errno : pcr_hash_update(&h, buf, (size_t)n);
+		if (r == 0) {
+			done += (uint64_t)n;
+			ctl_progress_bytes(&p, done, UTIL_MAX(done, total));
+		}
 	}
+	ctl_progress_end(&p);
 	if (r == 0)
 		r = pcr_hash_final_measure(&h, pcr);
 	pcr_hash_free(&h);

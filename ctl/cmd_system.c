@@ -4,6 +4,7 @@
 #include "ctl/commands.h"
 #include "ctl/ctl.h"
 #include "ctl/getopt-util.h"
+#include "ctl/progress.h"
 
 #include "common/util.h"
 #include "enclaved/git-describe.h"
@@ -139,8 +140,10 @@ static int pool_resize(int argc, char **argv)
 	if (!req.cpu_count && !req.n_cpu_ids && !req.memory_mib)
 		return ctl_usage_error("pool resize", "nothing to change");
 	req.cpu_ids = ids;
+	struct ctl_progress_timer *waiting = ctl_progress_timer_start("resizing the pool");
 	rc = ctl_call(CTL_SERVICE_POOL, "Resize", &req.base,
 		      &enclaved__v1__resize_pool_response__descriptor, &resp);
+	ctl_progress_timer_stop(waiting);
 	if (rc)
 		return rc;
 	rc = ctl_print_json(ctl_json_pool(((Enclaved__V1__ResizePoolResponse *)resp)->pool));

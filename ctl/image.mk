@@ -1,4 +1,8 @@
-# build-enclave, describe-eif, pcr (see ctl/cmd_image.c)
-ctl_enclavectl_SOURCES += ctl/cmd_image.c
+# build-enclave, describe-eif, pcr (see ctl/cmd_image.c); the progress line (ctl/progress.c)
+# that they and run-enclave / pool resize draw on a terminal
+ctl_enclavectl_SOURCES += ctl/cmd_image.c ctl/progress.c ctl/progress.h
 ctl_enclavectl_LDADD += image/libimage.a attest/libmeasure.a $(ARCHIVE_LIBS) $(ZLIB_LIBS) \
 	$(CBOR_LIBS) $(OPENSSL_LIBS) $(JSONC_LIBS)
+
+TESTS += tests/integration/progress-basic.sh
+EXTRA_DIST += tests/integration/progress-basic.sh

@@ -3,6 +3,7 @@
 
 #include "ctl/commands.h"
 #include "ctl/ctl.h"
+#include "ctl/progress.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -36,10 +37,11 @@ static const struct ctl_command commands[] = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: enclavectl [--socket PATH] COMMAND [FLAGS...]\n"
+		"Usage: enclavectl [--socket PATH] [--quiet] COMMAND [FLAGS...]\n"
 		"Client of enclaved. Prints JSON on stdout; errors are one line on stderr.\n\n"
 		"Global options:\n"
 		"  -s, --socket PATH  daemon socket (default $ENCLAVED_SOCKET, else %s)\n"
+		"  -q, --quiet        no progress lines on a terminal (also $ENCLAVECTL_QUIET=1)\n"
 		"  -h, --help         this help; COMMAND --help for a command's flags\n"
 		"  -V, --version      print enclavectl's version only\n\n"
 		"Commands:\n",
@@ -67,6 +69,7 @@ int main(int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"socket", required_argument, NULL, 's'},
+	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {},
@@ -74,10 +77,13 @@ int main(int argc, char **argv)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+s:hV", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:qhV", options, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			ctl_set_socket(optarg);
+			break;
+		case 'q':
+			ctl_progress_set_quiet(true);
 			break;
 		case 'h':
 			usage(stdout);

@@ -97,9 +97,16 @@ int eif_section_pread(struct eif_file *eif, unsigned idx, uint64_t off, void *bu
 int eif_section_read_all(struct eif_file *eif, unsigned idx, size_t max, uint8_t **out,
 			 size_t *out_len);
 
+/* Progress of a long pass: done of total bytes so far (total is fixed for one pass; the last
+ * call has done == total). For a terminal's progress line; must not fail or block. */
+typedef void (*eif_progress_fn)(void *opaque, uint64_t done, uint64_t total);
+
 /* One streamed pass over the file: computes the CRC (and compares it with the header's when
  * the version has one) and PCR0/1/2, plus PCR8 when signed. crc_ok is set either way. */
 int eif_measure(struct eif_file *eif, struct eif_measurements *m, bool *crc_ok);
+/* The same, calling progress (may be NULL) after every chunk with the section bytes read. */
+int eif_measure_progress(struct eif_file *eif, struct eif_measurements *m, bool *crc_ok,
+			 eif_progress_fn progress, void *opaque);
 
 /* The signature section (type 4). */
 struct eif_signature {
@@ -150,6 +157,8 @@ struct eif_build {
 	EVP_PKEY *sign_key; /* with cert_pem: add a signature section */
 	const uint8_t *cert_pem;
 	size_t cert_len;
+	eif_progress_fn progress; /* NULL: none; total = the input bytes (kernel + ramdisks) */
+	void *progress_opaque;
 };
 
 /* Write the image to out_fd (from offset 0; the file should be empty) and give its

@@ -376,6 +376,9 @@ int eif_section_read_all(struct eif_file *eif, unsigned idx, size_t max, uint8_t
 struct measure_state {
 	struct pcr_hash image, bootstrap, app;
 	uLong crc;
+	eif_progress_fn progress;
+	void *opaque;
+	uint64_t done, total;
 };
 
 static int measure_section(struct eif_file *eif, unsigned i, unsigned ramdisk_no,
@@ -409,6 +412,9 @@ static int measure_section(struct eif_file *eif, unsigned i, unsigned ramdisk_no
 				FAIL(r, "hashing section %u: %s", i, strerror(-r));
 		}
 		off += n;
+		st->done += n;
+		if (st->progress)
+			st->progress(st->opaque, st->done, st->total);
 	}
 	return 0;
 }
@@ -440,7 +446,13 @@ static int measure_signature(struct eif_file *eif, struct eif_measurements *m)
 
 int eif_measure(struct eif_file *eif, struct eif_measurements *m, bool *crc_ok)
 {
-	struct measure_state st = {0};
+	return eif_measure_progress(eif, m, crc_ok, NULL, NULL);
+}
+
+int eif_measure_progress(struct eif_file *eif, struct eif_measurements *m, bool *crc_ok,
+			 eif_progress_fn progress, void *opaque)
+{
+	struct measure_state st = {.progress = progress, .opaque = opaque};
 	_cleanup_free_ uint8_t *buf = malloc(MEASURE_CHUNK);
 	uint8_t hdr[EIF_HEADER_SIZE];
 	unsigned ramdisk_no = 0;
@@ -458,6 +470,9 @@ int eif_measure(struct eif_file *eif, struct eif_measurements *m, bool *crc_ok)
 		goto out;
 	eif_header_encode(&eif->hdr, hdr);
 	st.crc = crc32(0L, hdr, EIF_CRC_OFFSET);
+	/* eif_open checked that the sections lie within the file, so this cannot overflow */
+	for (unsigned i = 0; i < eif->n_sections; i++)
+		st.total += eif->sections[i].size;
 	for (unsigned i = 0; i < eif->n_sections && r == 0; i++) {
 		r = measure_section(eif, i, ramdisk_no, &st, buf);
 		if (eif->sections[i].type == EIF_SECTION_RAMDISK)

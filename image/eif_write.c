@@ -23,6 +23,9 @@ struct writer {
 	struct eif_header hdr;
 	struct pcr_hash image, bootstrap, app;
 	uint8_t *buf;
+	eif_progress_fn progress;
+	void *opaque;
+	uint64_t done, total; /* input bytes streamed so far, of all the files' sizes */
 	char *err;
 	size_t errlen;
 };
@@ -131,8 +134,24 @@ static int put_file(struct writer *w, enum eif_section_type type, int fd, const 
 		if (r < 0)
 			return r;
 		off += n;
+		w->done += n;
+		if (w->progress)
+			w->progress(w->opaque, UTIL_MIN(w->done, w->total), w->total);
 	}
 	return 0;
+}
+
+/* The total the progress callback reports: sizes as fstat sees them now (a file that grows
+ * meanwhile is clamped; put_file reads the size again and is what counts). */
+static void progress_total(const struct eif_build *in, struct writer *w)
+{
+	struct stat st;
+
+	if (fstat(in->kernel_fd, &st) == 0 && st.st_size > 0)
+		w->total += (uint64_t)st.st_size;
+	for (unsigned i = 0; i < in->n_ramdisks; i++)
+		if (fstat(in->ramdisk_fds[i], &st) == 0 && st.st_size > 0)
+			w->total += (uint64_t)st.st_size;
 }
 
 static int write_sections(const struct eif_build *in, struct writer *w, struct eif_measurements *m)
@@ -209,6 +228,10 @@ int eif_write(const struct eif_build *in, int out_fd, struct eif_measurements *m
 	w.hdr.default_mem = EIF_DEFAULT_MEM;
 	w.hdr.default_cpus = EIF_DEFAULT_CPUS;
 	w.crc = crc32(0L, Z_NULL, 0);
+	w.progress = in->progress;
+	w.opaque = in->progress_opaque;
+	if (w.progress)
+		progress_total(in, &w);
 	w.buf = malloc(COPY_CHUNK);
 	if (!w.buf)
 		return -ENOMEM;
