@@ -4,6 +4,7 @@
 #include "ctl/commands.h"
 #include "ctl/ctl.h"
 #include "ctl/getopt-util.h"
+#include "ctl/progress.h"
 #include "ctl/wait.h"
 
 #include "common/util.h"
@@ -239,8 +240,11 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 	req.debug_mode |= attach;
 
 	/* No client deadline: the daemon ends Run at its heartbeat timeout. */
+	struct ctl_progress_timer *waiting =
+	    ctl_progress_timer_start("waiting for the enclave's heartbeat");
 	rc = ctl_call_timeout(CTL_SERVICE_ENCLAVES, "Run", &req.base,
 			      &enclaved__v1__run_enclave_response__descriptor, &resp, 0);
+	ctl_progress_timer_stop(waiting);
 	if (rc)
 		return rc;
 	const Enclaved__V1__Enclave *e = ((Enclaved__V1__RunEnclaveResponse *)resp)->enclave;
