@@ -6,6 +6,7 @@
 #include "ctl/getopt-util.h"
 
 #include "common/util.h"
+#include "rpc/rpc.h"
 
 #include <poll.h>
 #include <string.h>
@@ -15,42 +16,79 @@
 static const char console_help[] =
     "Usage: enclavectl console (--enclave-id ID | --enclave-name NAME)\n"
     "                          [--disconnect-timeout SEC] [--tail BYTES]\n"
-    "Copy a debug-mode enclave's console to stdout until it stops (or the timeout passes).\n";
+    "                          [--reconnect-timeout SEC]\n"
+    "Copy a debug-mode enclave's console to stdout until it stops (or the timeout passes).\n"
+    "When enclaved restarts meanwhile, reconnect for up to --reconnect-timeout (default 60 s,\n"
+    "0: never); the console ring restarts with the daemon, so output in between may be lost.\n";
 
-static int write_chunk(const uint8_t *msg, size_t len, void *userdata)
+int ctl_console_write_chunk(const uint8_t *msg, size_t len, void *userdata)
 {
 	Enclaved__V1__ConsoleChunk *chunk = enclaved__v1__console_chunk__unpack(NULL, len, msg);
+	bool *lost = userdata;
 	int r;
 
 	if (!chunk)
 		return ctl_fail(CTL_EXIT_BAD_RESPONSE, "cannot decode a console chunk");
+	if (lost && *lost) {
+		*lost = false;
+		fprintf(stderr, "enclavectl: console: reconnected to enclaved; the console ring "
+				"restarted with it, output in between may be lost\n");
+	}
 	r = util_write_full(STDOUT_FILENO, chunk->data.data, chunk->data.len);
 	enclaved__v1__console_chunk__free_unpacked(chunk, NULL);
 	return r < 0 ? ctl_fail(CTL_EXIT_LOCAL, "stdout: %s", strerror(-r)) : CTL_EXIT_OK;
 }
 
+/* The Console stream, opened again after each restart of enclaved for up to reconnect_s. */
+static int console_follow(Enclaved__V1__ConsoleRequest *req, uint32_t reconnect_s)
+{
+	struct ctl_backoff backoff;
+	bool lost = false, outage = false;
+	int rc;
+
+	for (;;) {
+		rc = ctl_stream_retryable(CTL_SERVICE_ENCLAVES, "Console", &req->base,
+					  ctl_console_write_chunk, &lost);
+		if (rc >= 0)
+			return rc;
+		if (!reconnect_s)
+			return ctl_fail_transport(rc);
+		if (!outage || !lost) {
+			/* First loss, or output came through since the last: a new outage. */
+			outage = lost = true;
+			ctl_backoff_start(&backoff, reconnect_s);
+			fprintf(
+			    stderr,
+			    "enclavectl: console: lost enclaved at %s (%s); reconnecting for up "
+			    "to %u s\n",
+			    ctl_socket(), strerror(-rc), reconnect_s);
+		}
+		if (!ctl_backoff_sleep(&backoff))
+			return ctl_fail(ctl_exit_for_status(RPC_UNAVAILABLE),
+					"UNAVAILABLE: console: enclaved at %s did not answer again "
+					"within %u s (%s)",
+					ctl_socket(), reconnect_s, strerror(-rc));
+	}
+}
+
 int ctl_cmd_console(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"enclave-id", required_argument, NULL, 'i'},
-	    {"enclave-name", required_argument, NULL, 'n'},
+	    CTL_OPTIONS_ENCLAVE,
 	    {"disconnect-timeout", required_argument, NULL, 't'},
 	    {"tail", required_argument, NULL, 'T'},
+	    {"reconnect-timeout", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
 	Enclaved__V1__ConsoleRequest req = ENCLAVED__V1__CONSOLE_REQUEST__INIT;
-	uint64_t v;
+	uint64_t v, reconnect_s = CTL_RECONNECT_TIMEOUT_S;
 	int c, rc;
 
 	while ((c = ctl_getopt(argc, argv, options)) != -1) {
+		if (ctl_enclave_opt(c, optarg, &req.enclave_id, &req.enclave_name))
+			continue;
 		switch (c) {
-		case 'i':
-			req.enclave_id = optarg;
-			break;
-		case 'n':
-			req.enclave_name = optarg;
-			break;
 		case 't':
 			if ((rc = ctl_parse_u64(argv[0], "--disconnect-timeout", optarg, UINT32_MAX,
 						&v)))
@@ -62,18 +100,19 @@ int ctl_cmd_console(int argc, char **argv)
 				return rc;
 			req.tail_bytes = (uint32_t)v;
 			break;
+		case 'r':
+			if ((rc = ctl_parse_reconnect(argv[0], optarg, &reconnect_s)))
+				return rc;
+			break;
 		case 'h':
 			return ctl_help(console_help);
 		default:
 			return ctl_bad_option(argv);
 		}
 	}
-	if (optind < argc)
-		return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-	if (CTL_GIVEN(req.enclave_id) == CTL_GIVEN(req.enclave_name))
-		return ctl_usage_error(argv[0],
-				       "give exactly one of --enclave-id and --enclave-name");
-	return ctl_stream(CTL_SERVICE_ENCLAVES, "Console", &req.base, 0, write_chunk, NULL);
+	if ((rc = ctl_check_args(argc, argv, true, req.enclave_id, req.enclave_name)))
+		return rc;
+	return console_follow(&req, (uint32_t)reconnect_s);
 }
 
 static const char connect_help[] =
@@ -156,49 +195,37 @@ static int pump(int sock)
 int ctl_cmd_connect(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"enclave-id", required_argument, NULL, 'i'},
-	    {"enclave-name", required_argument, NULL, 'n'},
+	    CTL_OPTIONS_ENCLAVE,
 	    {"port", required_argument, NULL, 'p'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	Enclaved__V1__DescribeEnclaveRequest req = ENCLAVED__V1__DESCRIBE_ENCLAVE_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
+	const Enclaved__V1__Enclave *e;
+	char *id = NULL, *name = NULL;
 	_cleanup_close_ int sock = -1;
 	uint64_t port = UINT64_MAX;
 	int c, rc;
 
 	while ((c = ctl_getopt(argc, argv, options)) != -1) {
-		switch (c) {
-		case 'i':
-			req.enclave_id = optarg;
-			break;
-		case 'n':
-			req.enclave_name = optarg;
-			break;
-		case 'p':
+		if (ctl_enclave_opt(c, optarg, &id, &name))
+			continue;
+		if (c == 'p') {
 			if ((rc = ctl_parse_u64(argv[0], "--port", optarg, UINT32_MAX, &port)))
 				return rc;
-			break;
-		case 'h':
+		} else if (c == 'h')
 			return ctl_help(connect_help);
-		default:
+		else
 			return ctl_bad_option(argv);
-		}
 	}
-	if (optind < argc)
-		return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-	if (CTL_GIVEN(req.enclave_id) == CTL_GIVEN(req.enclave_name))
-		return ctl_usage_error(argv[0],
-				       "give exactly one of --enclave-id and --enclave-name");
+	if ((rc = ctl_check_args(argc, argv, true, id, name)))
+		return rc;
 	if (port == UINT64_MAX)
 		return ctl_usage_error(argv[0], "--port is required");
-	rc = ctl_call(CTL_SERVICE_ENCLAVES, "Describe", &req.base,
-		      &enclaved__v1__describe_enclave_response__descriptor, &resp);
+	rc = ctl_describe(id, name, &resp, &e);
 	if (rc)
 		return rc;
-	const Enclaved__V1__Enclave *e = ((Enclaved__V1__DescribeEnclaveResponse *)resp)->enclave;
-	if (!e || !e->vsock_socket_path || !*e->vsock_socket_path)
+	if (!CTL_GIVEN(e->vsock_socket_path))
 		rc = ctl_fail(CTL_EXIT_BAD_RESPONSE, "the enclave has no vsock socket");
 	else
 		rc = vsock_handshake(e->vsock_socket_path, (uint32_t)port, &sock);

@@ -22,15 +22,16 @@ static const char run_help[] =
     "Usage: enclavectl run-enclave --eif-path FILE --memory MIB (--cpu-count N | --cpu-ids LIST)\n"
     "                              [--enclave-cid CID] [--enclave-name NAME] [--debug-mode]\n"
     "                              [--attach-console] [--heartbeat-timeout MS] [--max-memory MIB]\n"
-    "                              [--wait]\n"
+    "                              [--wait [--reconnect-timeout SEC]]\n"
     "       enclavectl run-enclave --config FILE.json [--enclave-name NAME] [--attach-console]\n"
-    "                              [--wait]\n"
+    "                              [--wait [--reconnect-timeout SEC]]\n"
     "Start an enclave from an EIF. Prints EnclaveName, EnclaveID, ProcessID, EnclaveCID,\n"
     "NumberOfCPUs, CPUIDs and MemoryMiB. --config takes nitro-cli's JSON keys (eif_path,\n"
     "memory_mib, cpu_count | cpu_ids, enclave_cid, debug_mode, attach_console, enclave_name).\n"
     "Run replies once the enclave sent its boot heartbeat (--heartbeat-timeout overrides the\n"
     "daemon's deadline). --wait stays until the enclave ends: exit 0 when it was terminated,\n"
-    "6 when it failed; SIGTERM/SIGINT terminate it; READY=1 goes to $NOTIFY_SOCKET.\n";
+    "6 when it failed; SIGTERM/SIGINT terminate it; READY=1 goes to $NOTIFY_SOCKET. When\n"
+    "enclaved restarts meanwhile, it reconnects for up to --reconnect-timeout (default 60 s).\n";
 
 /* nitro-cli's --config file: the same request from JSON keys. */
 static int run_from_config(const char *path, Enclaved__V1__RunEnclaveRequest *req, bool *attach,
@@ -94,18 +95,6 @@ out:
 	return rc;
 }
 
-static int print_console_chunk(const uint8_t *msg, size_t len, void *userdata)
-{
-	Enclaved__V1__ConsoleChunk *chunk = enclaved__v1__console_chunk__unpack(NULL, len, msg);
-
-	if (!chunk)
-		return ctl_fail(CTL_EXIT_BAD_RESPONSE, "cannot decode a console chunk");
-	fwrite(chunk->data.data, 1, chunk->data.len, stdout);
-	fflush(stdout);
-	enclaved__v1__console_chunk__free_unpacked(chunk, NULL);
-	return CTL_EXIT_OK;
-}
-
 int ctl_cmd_run_enclave(int argc, char **argv)
 {
 	enum {
@@ -120,7 +109,8 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 		O_CONFIG,
 		O_HB,
 		O_MAX,
-		O_WAIT
+		O_WAIT,
+		O_RECONNECT
 	};
 	static const struct option options[] = {
 	    {"eif-path", required_argument, NULL, O_EIF},
@@ -135,6 +125,7 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 	    {"heartbeat-timeout", required_argument, NULL, O_HB},
 	    {"max-memory", required_argument, NULL, O_MAX},
 	    {"wait", no_argument, NULL, O_WAIT},
+	    {"reconnect-timeout", required_argument, NULL, O_RECONNECT},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
@@ -145,14 +136,14 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 	_cleanup_free_ char *name = NULL;
 	_cleanup_free_ char *absolute_eif = NULL;
 	const char *config = NULL;
-	bool attach = false, other_flags = false, wait = false;
+	bool attach = false, other_flags = false, wait = false, reconnect_given = false;
 	const char *name_flag = NULL;
-	uint64_t v;
+	uint64_t v, reconnect_s = CTL_RECONNECT_TIMEOUT_S;
 	int c, rc;
 
 	while ((c = ctl_getopt(argc, argv, options)) != -1) {
-		other_flags |=
-		    c != O_CONFIG && c != O_ATTACH && c != O_NAME && c != O_WAIT && c != 'h';
+		other_flags |= c != O_CONFIG && c != O_ATTACH && c != O_NAME && c != O_WAIT &&
+			       c != O_RECONNECT && c != 'h';
 		switch (c) {
 		case O_EIF:
 			req.eif_path = optarg;
@@ -188,6 +179,11 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 		case O_WAIT:
 			wait = true;
 			break;
+		case O_RECONNECT:
+			if ((rc = ctl_parse_reconnect(argv[0], optarg, &reconnect_s)))
+				return rc;
+			reconnect_given = true;
+			break;
 		case O_CONFIG:
 			config = optarg;
 			break;
@@ -208,13 +204,15 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 			return ctl_bad_option(argv);
 		}
 	}
-	if (optind < argc)
-		return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+	if ((rc = ctl_check_args(argc, argv, false, NULL, NULL)))
+		return rc;
+	if (reconnect_given && !wait)
+		return ctl_usage_error(argv[0], "--reconnect-timeout needs --wait");
 	if (config) {
 		if (other_flags)
-			return ctl_usage_error(argv[0],
-					       "--config excludes every flag but "
-					       "--enclave-name, --attach-console and --wait");
+			return ctl_usage_error(argv[0], "--config excludes every flag but "
+							"--enclave-name, --attach-console, --wait "
+							"and --reconnect-timeout");
 		rc = run_from_config(config, &req, &attach, &cpu_ids, &eif_path, &name);
 		if (rc)
 			return rc;
@@ -259,12 +257,12 @@ int ctl_cmd_run_enclave(int argc, char **argv)
 		Enclaved__V1__ConsoleRequest creq = ENCLAVED__V1__CONSOLE_REQUEST__INIT;
 		creq.enclave_id = e->enclave_id;
 		fflush(stdout);
-		rc = ctl_stream(CTL_SERVICE_ENCLAVES, "Console", &creq.base, 0, print_console_chunk,
-				NULL);
+		rc = ctl_stream(CTL_SERVICE_ENCLAVES, "Console", &creq.base, 0,
+				ctl_console_write_chunk, NULL);
 	}
 	if (rc == CTL_EXIT_OK && wait) {
 		fflush(stdout);
-		rc = ctl_wait_enclave(e->enclave_id, e->enclave_cid);
+		rc = ctl_wait_enclave(e->enclave_id, e->enclave_cid, (uint32_t)reconnect_s);
 	}
 	protobuf_c_message_free_unpacked(resp, NULL);
 	return rc;
@@ -295,8 +293,8 @@ int ctl_cmd_describe_enclaves(int argc, char **argv)
 		else
 			return ctl_bad_option(argv);
 	}
-	if (optind < argc)
-		return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+	if ((rc = ctl_check_args(argc, argv, false, NULL, NULL)))
+		return rc;
 	rc = ctl_call(CTL_SERVICE_ENCLAVES, "List", &req.base,
 		      &enclaved__v1__list_enclaves_response__descriptor, &resp);
 	if (rc)
@@ -317,8 +315,7 @@ static const char terminate_help[] =
 int ctl_cmd_terminate_enclave(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"enclave-id", required_argument, NULL, 'i'},
-	    {"enclave-name", required_argument, NULL, 'n'},
+	    CTL_OPTIONS_ENCLAVE,
 	    {"all", no_argument, NULL, 'a'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
@@ -330,24 +327,17 @@ int ctl_cmd_terminate_enclave(int argc, char **argv)
 	int c, rc;
 
 	while ((c = ctl_getopt(argc, argv, options)) != -1) {
-		switch (c) {
-		case 'i':
-			req.enclave_id = optarg;
-			break;
-		case 'n':
-			req.enclave_name = optarg;
-			break;
-		case 'a':
+		if (ctl_enclave_opt(c, optarg, &req.enclave_id, &req.enclave_name))
+			continue;
+		if (c == 'a')
 			req.all = true;
-			break;
-		case 'h':
+		else if (c == 'h')
 			return ctl_help(terminate_help);
-		default:
+		else
 			return ctl_bad_option(argv);
-		}
 	}
-	if (optind < argc)
-		return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+	if ((rc = ctl_check_args(argc, argv, false, NULL, NULL)))
+		return rc;
 	if (CTL_GIVEN(req.enclave_id) + CTL_GIVEN(req.enclave_name) + req.all != 1)
 		return ctl_usage_error(
 		    argv[0], "give exactly one of --enclave-id, --enclave-name and --all");
@@ -378,37 +368,34 @@ int ctl_cmd_terminate_enclave(int argc, char **argv)
 
 static const char resize_help[] =
     "Usage: enclavectl resize-enclave (--enclave-id ID | --enclave-name NAME) --memory MIB\n"
-    "                                 [--wait [--timeout SEC]]\n"
+    "                                 [--wait [--timeout SEC] [--reconnect-timeout SEC]]\n"
     "Grow or shrink a running enclave's memory between its boot size and its --max-memory.\n"
     "--wait waits (default 30 s) until the guest has plugged or unplugged its way there and\n"
     "prints the enclave with its plugged size; when the guest does not get there in time it\n"
-    "keeps its memory, and the exit code is 14 (DEADLINE_EXCEEDED).\n";
+    "keeps its memory, and the exit code is 14 (DEADLINE_EXCEEDED). A restart of enclaved\n"
+    "meanwhile is ridden out for up to --reconnect-timeout (default 60 s).\n";
 
 int ctl_cmd_resize_enclave(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"enclave-id", required_argument, NULL, 'i'},
-	    {"enclave-name", required_argument, NULL, 'n'},
+	    CTL_OPTIONS_ENCLAVE,
 	    {"memory", required_argument, NULL, 'm'},
 	    {"wait", no_argument, NULL, 'w'},
 	    {"timeout", required_argument, NULL, 't'},
+	    {"reconnect-timeout", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
 	Enclaved__V1__ResizeEnclaveRequest req = ENCLAVED__V1__RESIZE_ENCLAVE_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
-	uint64_t timeout_s = 30;
-	bool wait = false, timeout_given = false;
+	uint64_t timeout_s = 30, reconnect_s = CTL_RECONNECT_TIMEOUT_S;
+	bool wait = false, timeout_given = false, reconnect_given = false;
 	int c, rc;
 
 	while ((c = ctl_getopt(argc, argv, options)) != -1) {
+		if (ctl_enclave_opt(c, optarg, &req.enclave_id, &req.enclave_name))
+			continue;
 		switch (c) {
-		case 'i':
-			req.enclave_id = optarg;
-			break;
-		case 'n':
-			req.enclave_name = optarg;
-			break;
 		case 'm':
 			if ((rc = ctl_parse_u64(argv[0], "--memory", optarg, MAX_MIB,
 						&req.memory_mib)))
@@ -422,28 +409,33 @@ int ctl_cmd_resize_enclave(int argc, char **argv)
 				return rc;
 			timeout_given = true;
 			break;
+		case 'r':
+			if ((rc = ctl_parse_reconnect(argv[0], optarg, &reconnect_s)))
+				return rc;
+			reconnect_given = true;
+			break;
 		case 'h':
 			return ctl_help(resize_help);
 		default:
 			return ctl_bad_option(argv);
 		}
 	}
-	if (optind < argc)
-		return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-	if (CTL_GIVEN(req.enclave_id) == CTL_GIVEN(req.enclave_name))
-		return ctl_usage_error(argv[0],
-				       "give exactly one of --enclave-id and --enclave-name");
+	if ((rc = ctl_check_args(argc, argv, true, req.enclave_id, req.enclave_name)))
+		return rc;
 	if (req.memory_mib == 0)
 		return ctl_usage_error(argv[0], "--memory is required");
 	if (timeout_given && (!wait || timeout_s == 0))
 		return ctl_usage_error(argv[0], "--timeout needs --wait and at least 1 second");
+	if (reconnect_given && !wait)
+		return ctl_usage_error(argv[0], "--reconnect-timeout needs --wait");
 	rc = ctl_call(CTL_SERVICE_ENCLAVES, "Resize", &req.base,
 		      &enclaved__v1__resize_enclave_response__descriptor, &resp);
 	if (rc)
 		return rc;
 	const Enclaved__V1__Enclave *e = ((Enclaved__V1__ResizeEnclaveResponse *)resp)->enclave;
 	if (e && wait)
-		rc = ctl_wait_resize(e->enclave_id, req.memory_mib, (uint32_t)timeout_s);
+		rc = ctl_wait_resize(e->enclave_id, req.memory_mib, (uint32_t)timeout_s,
+				     (uint32_t)reconnect_s);
 	else
 		rc = e ? ctl_print_json(ctl_json_enclave(e, true))
 		       : ctl_fail(CTL_EXIT_BAD_RESPONSE, "Resize answered without an enclave");
@@ -473,8 +465,7 @@ static int read_small_file(const char *path, size_t max, ProtobufCBinaryData *ou
 int ctl_cmd_attest(int argc, char **argv)
 {
 	static const struct option options[] = {
-	    {"enclave-id", required_argument, NULL, 'i'},
-	    {"enclave-name", required_argument, NULL, 'n'},
+	    CTL_OPTIONS_ENCLAVE,
 	    {"nonce", required_argument, NULL, 'N'},
 	    {"user-data", required_argument, NULL, 'u'},
 	    {"public-key", required_argument, NULL, 'k'},
@@ -491,13 +482,9 @@ int ctl_cmd_attest(int argc, char **argv)
 	int c, rc;
 
 	while ((c = ctl_getopt(argc, argv, options)) != -1) {
+		if (ctl_enclave_opt(c, optarg, &req.enclave_id, &req.enclave_name))
+			continue;
 		switch (c) {
-		case 'i':
-			req.enclave_id = optarg;
-			break;
-		case 'n':
-			req.enclave_name = optarg;
-			break;
 		case 'N':
 			if (util_hex_decode(optarg, nonce, sizeof(nonce), &req.nonce.len) < 0)
 				return ctl_usage_error(argv[0], "--nonce: not an even-length hex "
@@ -523,11 +510,8 @@ int ctl_cmd_attest(int argc, char **argv)
 			return ctl_bad_option(argv);
 		}
 	}
-	if (optind < argc)
-		return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-	if (CTL_GIVEN(req.enclave_id) == CTL_GIVEN(req.enclave_name))
-		return ctl_usage_error(argv[0],
-				       "give exactly one of --enclave-id and --enclave-name");
+	if ((rc = ctl_check_args(argc, argv, true, req.enclave_id, req.enclave_name)))
+		return rc;
 	if (req.user_data.len > 512)
 		return ctl_usage_error(argv[0], "--user-data: at most 512 bytes");
 	rc = ctl_call(CTL_SERVICE_ENCLAVES, "Attest", &req.base,

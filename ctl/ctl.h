@@ -68,6 +68,33 @@ int ctl_stream(const char *service, const char *method, const ProtobufCMessage *
 	       int64_t timeout_ns,
 	       int (*on_message)(const uint8_t *msg, size_t len, void *userdata), void *userdata);
 
+/* The same, except that a daemon that cannot be reached or whose connection breaks (the
+ * errors ctl_transport_retryable accepts) returns that negative errno without printing
+ * anything: for callers that ride out a restart of enclaved. */
+int ctl_call_retryable(const char *service, const char *method, const ProtobufCMessage *req,
+		       const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp);
+int ctl_stream_retryable(const char *service, const char *method, const ProtobufCMessage *req,
+			 int (*on_message)(const uint8_t *msg, size_t len, void *userdata),
+			 void *userdata);
+/* A transport error (negative errno) as the status a client library would give it:
+ * "STATUS: cannot talk to enclaved at PATH: cause"; returns the exit code. */
+int ctl_fail_transport(int err);
+/* err (negative) is what a restarting enclaved looks like: no socket, refused, reset. */
+bool ctl_transport_retryable(int err);
+
+/* Reconnecting after enclaved went away: 100 ms doubling to 2 s, for at most timeout_s. */
+#define CTL_RECONNECT_TIMEOUT_S 60
+#define CTL_BACKOFF_FIRST_MS	100
+#define CTL_BACKOFF_MAX_MS	2000
+struct ctl_backoff {
+	uint64_t deadline_ms; /* CLOCK_MONOTONIC */
+	uint32_t delay_ms;
+};
+void ctl_backoff_start(struct ctl_backoff *b, uint32_t timeout_s);
+/* Sleep the next delay (cut short by a signal or the deadline); false once the deadline has
+ * passed, without sleeping. */
+bool ctl_backoff_sleep(struct ctl_backoff *b);
+
 /* Print obj as pretty JSON on stdout and release it. Returns CTL_EXIT_OK. */
 int ctl_print_json(struct json_object *obj);
 
@@ -83,3 +110,22 @@ const char *ctl_state_name(Enclaved__V1__EnclaveState state);
 /* Flag parsing helpers: strict decimal with a bound; a CPU list "1,2,4-5" appended to *ids. */
 int ctl_parse_u64(const char *cmd, const char *flag, const char *s, uint64_t max, uint64_t *out);
 int ctl_parse_cpu_list(const char *cmd, const char *s, uint32_t **ids, size_t *n);
+
+/* The getopt entries of a command that names one enclave (values 'i' and 'n'). */
+#define CTL_OPTIONS_ENCLAVE                                                                        \
+	{"enclave-id", required_argument, NULL, 'i'},                                              \
+	{                                                                                          \
+		"enclave-name", required_argument, NULL, 'n'                                       \
+	}
+/* Take option c when it is --enclave-id or --enclave-name; false for any other. */
+bool ctl_enclave_opt(int c, char *value, char **id, char **name);
+/* After the options: no operands left (argv[0] is the command), and with need_enclave exactly
+ * one of id and name given. CTL_EXIT_OK or a usage error. */
+int ctl_check_args(int argc, char **argv, bool need_enclave, const char *id, const char *name);
+/* --reconnect-timeout S: at most a day; 0 turns reconnecting off. */
+int ctl_parse_reconnect(const char *cmd, const char *s, uint64_t *out);
+/* ctl_stream's on_message for Enclaves.Console: one ConsoleChunk to stdout. */
+int ctl_console_write_chunk(const uint8_t *msg, size_t len, void *userdata);
+/* Describe one enclave: CTL_EXIT_OK with *resp (free it) and *e pointing into it. */
+int ctl_describe(const char *id, const char *name, ProtobufCMessage **resp,
+		 const Enclaved__V1__Enclave **e);

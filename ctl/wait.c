@@ -61,11 +61,11 @@ static int fail_status(const struct rpc_status *st)
 			st->message && *st->message ? st->message : "(no message)");
 }
 
-static int fail_transport(int err)
+static void sleep_poll(void)
 {
-	return ctl_fail(ctl_exit_for_status(RPC_UNAVAILABLE),
-			"UNAVAILABLE: Events stream from enclaved at %s: %s", ctl_socket(),
-			strerror(-err));
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = WAIT_POLL_MS * 1000000L};
+
+	(void)nanosleep(&ts, NULL); /* a signal cuts it short */
 }
 
 /* ---- the stream -------------------------------------------------------------------------- */
@@ -81,7 +81,8 @@ static void events_close(struct events *ev)
 	ev->client = NULL;
 }
 
-/* Connect (our own fd, so that a signal can shut it down) and send EventsRequest. */
+/* Connect (our own fd, so that a signal can shut it down) and send EventsRequest: 0 or a
+ * negative errno, reported by the caller. */
 static int events_open(const char *id, struct events *ev)
 {
 	Enclaved__V1__EventsRequest req = ENCLAVED__V1__EVENTS_REQUEST__INIT;
@@ -93,39 +94,30 @@ static int events_open(const char *id, struct events *ev)
 
 	ev->client = NULL;
 	if (strlen(path) >= sizeof(addr.sun_path))
-		return ctl_fail(CTL_EXIT_LOCAL, "%s: path too long for a unix socket", path);
+		return -ENAMETOOLONG;
 	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return fail_transport(-errno);
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		r = -errno;
-		close(fd);
-		return ctl_fail(
-		    ctl_exit_for_status(r == -EACCES ? RPC_PERMISSION_DENIED : RPC_UNAVAILABLE),
-		    "%s: cannot talk to enclaved at %s: %s%s",
-		    rpc_code_name(r == -EACCES ? RPC_PERMISSION_DENIED : RPC_UNAVAILABLE), path,
-		    strerror(-r),
-		    r == -ENOENT || r == -ECONNREFUSED ? " (is enclaved running?)" : "");
-	}
-	r = rpc_client_new_fd(fd, &ev->client); /* takes fd */
-	if (r < 0)
-		return fail_transport(r);
-	stream_fd = fd;
 	req.enclave_id = (char *)(id ? id : "");
 	len = enclaved__v1__events_request__get_packed_size(&req);
 	buf = malloc(len ? len : 1);
-	if (!buf) {
-		events_close(ev);
-		return ctl_fail(CTL_EXIT_LOCAL, "out of memory");
-	}
+	if (!buf)
+		return -ENOMEM;
 	enclaved__v1__events_request__pack(&req, buf);
-	r = rpc_client_stream_open(ev->client, CTL_SERVICE_ENCLAVES, "Events", buf, len, 0);
-	if (r < 0) {
-		events_close(ev);
-		return fail_transport(r);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
 	}
-	return CTL_EXIT_OK;
+	r = rpc_client_new_fd(fd, &ev->client); /* takes fd */
+	if (r < 0)
+		return r;
+	stream_fd = fd;
+	r = rpc_client_stream_open(ev->client, CTL_SERVICE_ENCLAVES, "Events", buf, len, 0);
+	if (r < 0)
+		events_close(ev);
+	return r;
 }
 
 /* 1 and *out; 0 when the stream ended (*st says how); a negative errno for the transport
@@ -143,136 +135,190 @@ static int events_next(struct events *ev, Enclaved__V1__EnclaveEvent **out, stru
 	return *out ? 1 : -EBADMSG;
 }
 
+/* ---- following one enclave across restarts of enclaved ----------------------------------- */
+
+/* One observation of the enclave: -1 to go on, else the exit code. */
+struct follow;
+typedef int (*observe_fn)(struct follow *f, Enclaved__V1__EnclaveState state, const char *reason,
+			  const Enclaved__V1__EnclaveMemory *memory);
+
+struct follow {
+	const char *id;
+	uint32_t reconnect_s; /* 0: a broken connection ends the wait */
+	observe_fn observe;
+	bool polling; /* the daemon answered Events UNIMPLEMENTED: Describe instead */
+	bool lost;    /* between a broken connection and the next answer */
+	struct ctl_backoff backoff;
+	/* run-enclave --wait */
+	uint64_t cid;
+	bool notified;
+	/* resize-enclave --wait */
+	uint64_t target_mib;
+};
+
+/* One Describe for the polling fallback: 0 with *rc set, or a transport errno. */
+static int poll_once(struct follow *f, int *rc)
+{
+	Enclaved__V1__DescribeEnclaveRequest req = ENCLAVED__V1__DESCRIBE_ENCLAVE_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	const Enclaved__V1__Enclave *e;
+	int r;
+
+	*rc = -1;
+	if (!f->lost)
+		sleep_poll();
+	if (stop_signal || timed_out)
+		return 0;
+	req.enclave_id = (char *)f->id;
+	r = ctl_call_retryable(CTL_SERVICE_ENCLAVES, "Describe", &req.base,
+			       &enclaved__v1__describe_enclave_response__descriptor, &resp);
+	if (r < 0)
+		return r;
+	if (r > 0) {
+		*rc = r;
+		return 0;
+	}
+	e = ((Enclaved__V1__DescribeEnclaveResponse *)resp)->enclave;
+	*rc = e ? f->observe(f, e->state, e->state_reason, e->memory)
+		: ctl_fail(CTL_EXIT_BAD_RESPONSE, "Describe answered without an enclave");
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+/* The next observation from the stream: 0 with *rc set, or a transport errno. */
+static int stream_once(struct follow *f, struct events *ev, int *rc)
+{
+	struct rpc_status st = {0};
+	Enclaved__V1__EnclaveEvent *e = NULL;
+	int r = events_next(ev, &e, &st);
+
+	*rc = -1;
+	if (stop_signal || timed_out)
+		r = 0;
+	else if (r == 0 && st.code == RPC_UNIMPLEMENTED) {
+		events_close(ev);
+		f->polling = true;
+	} else if (r == 0 && (st.code == RPC_OK || st.code == RPC_UNAVAILABLE))
+		r = -ECONNRESET; /* a daemon on its way out ends its streams */
+	else if (r == 0)
+		*rc = fail_status(&st);
+	else if (r > 0)
+		*rc = f->observe(f, e->state, e->reason, e->memory);
+	rpc_status_clear(&st);
+	if (e)
+		enclaved__v1__enclave_event__free_unpacked(e, NULL);
+	return r < 0 ? r : 0;
+}
+
+/* After a broken connection: wait for the next try, or give up with the exit code. */
+static int follow_lost(struct follow *f, int err)
+{
+	if (!f->reconnect_s || !ctl_transport_retryable(err))
+		return ctl_fail_transport(err);
+	if (!f->lost) {
+		f->lost = true;
+		ctl_backoff_start(&f->backoff, f->reconnect_s);
+		fprintf(stderr,
+			"enclavectl: lost enclaved at %s (%s); reconnecting for up to %u s\n",
+			ctl_socket(), strerror(-err), f->reconnect_s);
+		(void)sd_notifyf(0, "STATUS=enclave %s: reconnecting to enclaved", f->id);
+	}
+	if (ctl_backoff_sleep(&f->backoff))
+		return -1;
+	return ctl_fail(ctl_exit_for_status(RPC_UNAVAILABLE),
+			"UNAVAILABLE: enclaved at %s did not answer again within %u s (%s); "
+			"enclave %s may still run",
+			ctl_socket(), f->reconnect_s, strerror(-err), f->id);
+}
+
+/* Observe until f->observe returns an exit code; -EINTR when a signal (stop_signal,
+ * timed_out) ended the wait first. Every broken connection to enclaved is retried for
+ * f->reconnect_s; the new subscription's snapshot re-reads the enclave's state. */
+static int follow(struct follow *f)
+{
+	struct events ev = {0};
+	int rc = -1, r = events_open(f->id, &ev);
+
+	while (rc < 0) {
+		if (stop_signal || timed_out) {
+			rc = -EINTR;
+			break;
+		}
+		if (r >= 0) {
+			bool was_lost = f->lost;
+			r = f->polling ? poll_once(f, &rc) : stream_once(f, &ev, &rc);
+			if (r >= 0 && was_lost && !stop_signal && !timed_out) {
+				f->lost = false;
+				fprintf(stderr,
+					"enclavectl: reconnected to enclaved; following "
+					"enclave %s again\n",
+					f->id);
+			}
+			continue;
+		}
+		events_close(&ev);
+		rc = follow_lost(f, r);
+		if (rc < 0 && !stop_signal && !timed_out)
+			r = f->polling ? 0 : events_open(f->id, &ev);
+	}
+	events_close(&ev);
+	return rc;
+}
+
 /* ---- run-enclave --wait ------------------------------------------------------------------ */
 
-static int terminate(const char *id)
+/* Terminate on SIGTERM/SIGINT, retrying while enclaved is away: `systemctl stop enclave@x`
+ * must end the enclave even when it lands in a daemon restart. */
+static int terminate(const char *id, uint32_t reconnect_s)
 {
 	Enclaved__V1__TerminateEnclaveRequest req = ENCLAVED__V1__TERMINATE_ENCLAVE_REQUEST__INIT;
 	ProtobufCMessage *resp = NULL;
+	struct ctl_backoff backoff;
 	int rc;
 
 	(void)sd_notify(0, "STOPPING=1");
 	fprintf(stderr, "enclavectl: %s: terminating enclave %s\n", strsignal(stop_signal), id);
 	req.enclave_id = (char *)id;
-	rc = ctl_call(CTL_SERVICE_ENCLAVES, "Terminate", &req.base,
-		      &enclaved__v1__terminate_enclave_response__descriptor, &resp);
+	ctl_backoff_start(&backoff, reconnect_s);
+	while ((rc = ctl_call_retryable(CTL_SERVICE_ENCLAVES, "Terminate", &req.base,
+					&enclaved__v1__terminate_enclave_response__descriptor,
+					&resp)) < 0) {
+		if (!ctl_backoff_sleep(&backoff)) {
+			rc = ctl_fail_transport(rc);
+			break;
+		}
+	}
 	if (resp)
 		protobuf_c_message_free_unpacked(resp, NULL);
 	return rc;
 }
 
-/* One observation of the enclave; returns -1 to go on, else the exit code. */
-static int wait_step(const char *id, Enclaved__V1__EnclaveState state, const char *reason,
-		     uint64_t cid, bool *notified)
+static int observe_run(struct follow *f, Enclaved__V1__EnclaveState state, const char *reason,
+		       const Enclaved__V1__EnclaveMemory *memory)
 {
-	if (state == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_RUNNING && !*notified) {
-		(void)sd_notifyf(0, "READY=1\nSTATUS=enclave %s running, CID %llu", id,
-				 (unsigned long long)cid);
-		*notified = true;
+	(void)memory;
+	if (state == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_RUNNING) {
+		(void)sd_notifyf(0, "%sSTATUS=enclave %s running, CID %llu",
+				 f->notified ? "" : "READY=1\n", f->id, (unsigned long long)f->cid);
+		f->notified = true;
 	}
 	if (!is_final(state))
 		return -1;
 	bool failed = state == ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_FAILED;
-	fprintf(stderr, "enclavectl: enclave %s %s: %s\n", id, failed ? "failed" : "terminated",
+	fprintf(stderr, "enclavectl: enclave %s %s: %s\n", f->id, failed ? "failed" : "terminated",
 		reason);
 	return failed ? CTL_EXIT_ENCLAVE_FAILED : CTL_EXIT_OK;
 }
 
-static int describe(const char *id, ProtobufCMessage **resp, const Enclaved__V1__Enclave **e)
+int ctl_wait_enclave(const char *id, uint64_t cid, uint32_t reconnect_s)
 {
-	Enclaved__V1__DescribeEnclaveRequest req = ENCLAVED__V1__DESCRIBE_ENCLAVE_REQUEST__INIT;
-	int rc;
-
-	req.enclave_id = (char *)id;
-	rc = ctl_call(CTL_SERVICE_ENCLAVES, "Describe", &req.base,
-		      &enclaved__v1__describe_enclave_response__descriptor, resp);
-	if (rc)
-		return rc;
-	*e = ((Enclaved__V1__DescribeEnclaveResponse *)*resp)->enclave;
-	if (!*e) {
-		protobuf_c_message_free_unpacked(*resp, NULL);
-		*resp = NULL;
-		return ctl_fail(CTL_EXIT_BAD_RESPONSE, "Describe answered without an enclave");
-	}
-	return CTL_EXIT_OK;
-}
-
-static void sleep_poll(void)
-{
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = WAIT_POLL_MS * 1000000L};
-
-	(void)nanosleep(&ts, NULL); /* a signal cuts it short */
-}
-
-static int wait_poll(const char *id)
-{
-	bool notified = false;
-
-	for (;;) {
-		ProtobufCMessage *resp = NULL;
-		const Enclaved__V1__Enclave *e;
-		int rc;
-
-		if (stop_signal)
-			return terminate(id);
-		rc = describe(id, &resp, &e);
-		if (rc)
-			return rc;
-		rc = wait_step(id, e->state, e->state_reason, e->enclave_cid, &notified);
-		protobuf_c_message_free_unpacked(resp, NULL);
-		if (rc >= 0)
-			return rc;
-		sleep_poll();
-	}
-}
-
-int ctl_wait_enclave(const char *id, uint64_t cid)
-{
-	struct events ev;
-	bool notified = false;
+	struct follow f = {
+	    .id = id, .reconnect_s = reconnect_s, .observe = observe_run, .cid = cid};
 	int rc;
 
 	catch_signals();
-	rc = events_open(id, &ev);
-	if (rc)
-		return rc;
-	for (rc = -1; rc < 0;) {
-		struct rpc_status st = {0};
-		Enclaved__V1__EnclaveEvent *e = NULL;
-		int r;
-
-		if (stop_signal) {
-			events_close(&ev);
-			return terminate(id);
-		}
-		r = events_next(&ev, &e, &st);
-		if (r == 0 && st.code == RPC_UNIMPLEMENTED) {
-			rpc_status_clear(&st);
-			events_close(&ev);
-			return wait_poll(id);
-		}
-		if (stop_signal) {
-			rpc_status_clear(&st);
-			if (e)
-				enclaved__v1__enclave_event__free_unpacked(e, NULL);
-			continue;
-		}
-		if (r < 0)
-			rc = fail_transport(r);
-		else if (r == 0 && st.code != RPC_OK)
-			rc = fail_status(&st);
-		else if (r == 0)
-			rc = ctl_fail(ctl_exit_for_status(RPC_UNAVAILABLE),
-				      "UNAVAILABLE: the Events stream ended before enclave %s did",
-				      id);
-		else
-			rc = wait_step(id, e->state, e->reason, cid, &notified);
-		rpc_status_clear(&st);
-		if (e)
-			enclaved__v1__enclave_event__free_unpacked(e, NULL);
-	}
-	events_close(&ev);
-	return rc;
+	rc = follow(&f);
+	return rc == -EINTR ? terminate(id, reconnect_s) : rc;
 }
 
 /* ---- resize-enclave --wait --------------------------------------------------------------- */
@@ -288,7 +334,7 @@ static int resize_report(const char *id, uint64_t target_mib, uint32_t timeout_s
 	ProtobufCMessage *resp = NULL;
 	const Enclaved__V1__Enclave *e;
 	const Enclaved__V1__EnclaveMemory *m;
-	int rc = describe(id, &resp, &e);
+	int rc = ctl_describe(id, NULL, &resp, &e);
 
 	if (rc)
 		return rc;
@@ -313,99 +359,35 @@ static int resize_report(const char *id, uint64_t target_mib, uint32_t timeout_s
 	return rc;
 }
 
-static int resize_ended(const char *id, Enclaved__V1__EnclaveState state, const char *reason)
+static int observe_resize(struct follow *f, Enclaved__V1__EnclaveState state, const char *reason,
+			  const Enclaved__V1__EnclaveMemory *memory)
 {
-	return ctl_fail(ctl_exit_for_status(RPC_FAILED_PRECONDITION),
-			"FAILED_PRECONDITION: enclave %s is %s (%s) before reaching its memory "
-			"request",
-			id, ctl_state_name(state), reason);
+	if (state != ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_RUNNING)
+		return ctl_fail(ctl_exit_for_status(RPC_FAILED_PRECONDITION),
+				"FAILED_PRECONDITION: enclave %s is %s (%s) before reaching its "
+				"memory request",
+				f->id, ctl_state_name(state), reason);
+	return reached(memory, f->target_mib) ? CTL_EXIT_OK : -1;
 }
 
-static int resize_poll(const char *id, uint64_t target_mib, uint32_t timeout_s)
+int ctl_wait_resize(const char *id, uint64_t target_mib, uint32_t timeout_s, uint32_t reconnect_s)
 {
-	for (;;) {
-		ProtobufCMessage *resp = NULL;
-		const Enclaved__V1__Enclave *e;
-		int rc;
-
-		if (stop_signal)
-			return ctl_fail(ctl_exit_for_status(RPC_CANCELLED),
-					"CANCELLED: %s while waiting", strsignal(stop_signal));
-		if (timed_out)
-			return resize_report(id, target_mib, timeout_s, false);
-		rc = describe(id, &resp, &e);
-		if (rc)
-			return rc;
-		if (e->state != ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_RUNNING)
-			rc = resize_ended(id, e->state, e->state_reason);
-		else if (reached(e->memory, target_mib))
-			rc = CTL_EXIT_OK;
-		else
-			rc = -1;
-		protobuf_c_message_free_unpacked(resp, NULL);
-		if (rc == CTL_EXIT_OK)
-			return resize_report(id, target_mib, timeout_s, true);
-		if (rc >= 0)
-			return rc;
-		sleep_poll();
-	}
-}
-
-static int resize_follow(const char *id, uint64_t target_mib, uint32_t timeout_s)
-{
-	struct events ev;
-	int rc = events_open(id, &ev);
-
-	if (rc)
-		return rc;
-	for (rc = -1; rc < 0;) {
-		struct rpc_status st = {0};
-		Enclaved__V1__EnclaveEvent *e = NULL;
-		int r;
-
-		if (stop_signal || timed_out)
-			break;
-		r = events_next(&ev, &e, &st);
-		if (r == 0 && st.code == RPC_UNIMPLEMENTED) {
-			rpc_status_clear(&st);
-			events_close(&ev);
-			return resize_poll(id, target_mib, timeout_s);
-		}
-		if (stop_signal || timed_out)
-			rc = -1;
-		else if (r < 0)
-			rc = fail_transport(r);
-		else if (r == 0 && st.code != RPC_OK)
-			rc = fail_status(&st);
-		else if (r == 0)
-			rc = ctl_fail(ctl_exit_for_status(RPC_UNAVAILABLE),
-				      "UNAVAILABLE: the Events stream ended early");
-		else if (e->state != ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_RUNNING)
-			rc = resize_ended(id, e->state, e->reason);
-		else if (reached(e->memory, target_mib))
-			rc = CTL_EXIT_OK;
-		rpc_status_clear(&st);
-		if (e)
-			enclaved__v1__enclave_event__free_unpacked(e, NULL);
-	}
-	events_close(&ev);
-	if (rc > 0)
-		return rc;
-	if (stop_signal)
-		return ctl_fail(ctl_exit_for_status(RPC_CANCELLED), "CANCELLED: %s while waiting",
-				strsignal(stop_signal));
-	return resize_report(id, target_mib, timeout_s, rc == CTL_EXIT_OK);
-}
-
-int ctl_wait_resize(const char *id, uint64_t target_mib, uint32_t timeout_s)
-{
+	struct follow f = {.id = id,
+			   .reconnect_s = reconnect_s,
+			   .observe = observe_resize,
+			   .target_mib = target_mib};
 	int rc;
 
 	catch_signals();
 	if (timeout_s)
 		alarm(timeout_s);
-	rc = resize_follow(id, target_mib, timeout_s);
+	rc = follow(&f);
 	alarm(0);
+	if (rc == -EINTR && stop_signal)
+		return ctl_fail(ctl_exit_for_status(RPC_CANCELLED), "CANCELLED: %s while waiting",
+				strsignal(stop_signal));
+	if (rc == -EINTR || rc == CTL_EXIT_OK)
+		return resize_report(id, target_mib, timeout_s, rc == CTL_EXIT_OK);
 	return rc;
 }
 
@@ -473,8 +455,8 @@ int ctl_cmd_events(int argc, char **argv)
 		return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
 	catch_signals();
 	rc = events_open(id, &ev);
-	if (rc)
-		return rc;
+	if (rc < 0)
+		return ctl_fail_transport(rc);
 	for (rc = -1; rc < 0;) {
 		struct rpc_status st = {0};
 		Enclaved__V1__EnclaveEvent *e = NULL;
@@ -484,7 +466,7 @@ int ctl_cmd_events(int argc, char **argv)
 		if (stop_signal)
 			rc = CTL_EXIT_OK;
 		else if ((r = events_next(&ev, &e, &st)) < 0)
-			rc = stop_signal ? CTL_EXIT_OK : fail_transport(r);
+			rc = stop_signal ? CTL_EXIT_OK : ctl_fail_transport(r);
 		else if (r == 0)
 			rc = st.code != RPC_OK ? fail_status(&st) : CTL_EXIT_OK;
 		else if (!(o = event_json(e)))
