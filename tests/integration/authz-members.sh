@@ -5,45 +5,23 @@
 # terminate the other's enclave (NOT_FOUND, as if it did not exist), nor connect to its
 # vsock.sock; the owner can.
 . "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/users.sh"
 need_kvm
 need_root
 [ -f "$SAMPLE_EIF" ] || skip "no $SAMPLE_EIF"
 # The unprivileged users need an interpreter they can run (not one under /root).
-UPY=/usr/bin/python3
-[ -x "$UPY" ] || skip "no system $UPY for the unprivileged clients"
-for c in setpriv groupadd useradd userdel; do
-	command -v $c >/dev/null || skip "$c is not installed"
-done
+need_sys_python
+UPY=$SYS_PY
+need_commands setpriv groupadd useradd userdel
 
-GROUP=enca$$ USER_A=encaa$$ USER_B=encab$$ USER_N=encan$$
-authz_cleanup() {
-	local rc=$?
-	for u in "$USER_A" "$USER_B" "$USER_N"; do userdel "$u" 2>/dev/null || true; done
-	groupdel "$GROUP" 2>/dev/null || true
-	set +e # a failed test must still reach the common cleanup (daemon, VMMs, files)
-	(exit $rc)
-	cleanup
-}
-trap authz_cleanup EXIT
-groupadd "$GROUP"
-useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin -G "$GROUP" "$USER_A"
-useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin -G "$GROUP" "$USER_B"
-useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$USER_N"
-cat >"$TEST_DIR/enclaved.conf" <<CONF
-[daemon]
-group = $GROUP
-
-[pool]
-cpu_count = 1
-memory_mib = 256
-hugepages = none
-exclude_cpu0 = no
-min_enclave_mib = 4
-cpu_oversubscribe = 32
-CONF
+USER_A=encaa$$ USER_B=encab$$ USER_N=encan$$
+temp_group enca$$
+temp_user "$USER_A" -G "$GROUP"
+temp_user "$USER_B" -G "$GROUP"
+temp_user "$USER_N"
+group_conf 32
 chmod 755 "$TEST_DIR"
 start_daemon
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 as() { local u=$1; shift; setpriv --reuid="$u" --regid="$u" --init-groups "$@"; }
 cp "$SAMPLE_EIF" "$TEST_DIR/a.eif"; chmod 644 "$TEST_DIR/a.eif"
 
@@ -101,16 +79,7 @@ assert_eq "$(as "$USER_A" "$ENCLAVECTL" describe-enclaves | json 'd[0]["State"]'
 rc=0; as "$USER_B" timeout 20 "$ENCLAVECTL" connect --enclave-id "$id" --port 5000 </dev/null \
 	>/dev/null 2>&1 || rc=$?
 [ "$rc" != 0 ] || fail "B connected through enclavectl"
-vsock_try() { # USER: prints what connect(2) on A's vsock.sock gave
-	as "$1" timeout 10 "$UPY" -c "
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-try:
-    s.connect(sys.argv[1])
-    print('connected')
-except OSError as e:
-    print(type(e).__name__)" "$sock"
-}
+vsock_try() { try_connect "$sock" as "$1"; } # USER: what connect(2) on A's vsock.sock gave
 assert_eq "$(vsock_try "$USER_B")" PermissionError "B connecting to A's vsock.sock"
 assert_eq "$(vsock_try "$USER_A")" connected "A connecting to its own vsock.sock"
 

@@ -2,34 +2,13 @@
 # SO_PEERCRED authorization: a non-member is refused, members of a temporary group are let in,
 # root-only methods stay root-only.
 . "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/users.sh"
 need_root
-command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
-command -v groupadd >/dev/null || skip "groupadd (passwd) is not installed"
+need_commands setpriv groupadd
 getent passwd 65534 >/dev/null || skip "no user with uid 65534"
 
-GROUP=enct$$
-authz_cleanup() {
-	local rc=$?
-	groupdel "$GROUP" 2>/dev/null || true
-	set +e # a failed test must still reach the common cleanup (daemon, VMMs, files)
-	(exit $rc)
-	cleanup
-}
-trap authz_cleanup EXIT
-groupadd "$GROUP"
-GID=$(getent group "$GROUP" | cut -d: -f3)
-
-cat >"$TEST_DIR/enclaved.conf" <<CONF
-[daemon]
-group = $GROUP
-
-[pool]
-cpu_count = 1
-memory_mib = 256
-hugepages = none
-exclude_cpu0 = no
-min_enclave_mib = 4
-CONF
+temp_group enct$$
+group_conf
 chmod 755 "$TEST_DIR" # let uid 65534 reach the socket; the socket's own mode decides
 start_daemon
 

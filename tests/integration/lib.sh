@@ -60,21 +60,24 @@ need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 }
 
+# pool_conf [OVERSUBSCRIBE]: the [pool] section every test shares (one CPU, 256 MiB, no
+# hugepages); cpu_oversubscribe only when OVERSUBSCRIBE is given.
+pool_conf() {
+	printf '[pool]\ncpu_count = 1\nmemory_mib = 256\nhugepages = none\nexclude_cpu0 = no\n'
+	printf 'min_enclave_mib = 4\n'
+	[ -z "${1:-}" ] || printf 'cpu_oversubscribe = %s\n' "$1"
+}
+
+# json EXPR: evaluate a python expression over the JSON on stdin, parsed as d.
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
 # Write a config and start the daemon in the background; wait until it answers. The pool
 # shares its CPU among up to 32 enclaves (a 2-core host) and pins only, without cgroups, so
 # that tests running side by side do not fight over /sys/fs/cgroup/enclaved;
 # ENCLAVED_CGROUP_ROOT overrides that.
 start_daemon() {
 	mkdir -p "$TEST_DIR/state" "$TEST_DIR/run"
-	[ -f "$TEST_DIR/enclaved.conf" ] || cat >"$TEST_DIR/enclaved.conf" <<CONF
-[pool]
-cpu_count = 1
-memory_mib = 256
-hugepages = none
-exclude_cpu0 = no
-min_enclave_mib = 4
-cpu_oversubscribe = 32
-CONF
+	[ -f "$TEST_DIR/enclaved.conf" ] || pool_conf 32 >"$TEST_DIR/enclaved.conf"
 	# shellcheck disable=SC2086 # the wrapper is a command line
 	$ENCLAVED_WRAPPER "$ENCLAVED" --config "$TEST_DIR/enclaved.conf" --socket "$ENCLAVED_SOCKET" \
 		--state-dir "$TEST_DIR/state" --runtime-dir "$TEST_DIR/run" --foreground \
