@@ -6,3 +6,9 @@ ctl_enclavectl_LDADD += image/libimage.a attest/libmeasure.a $(ARCHIVE_LIBS) $(Z
 
 TESTS += tests/integration/progress-basic.sh
 EXTRA_DIST += tests/integration/progress-basic.sh
+
+check_PROGRAMS += tests/unit/test-eif-progress
+TESTS += tests/unit/test-eif-progress
+tests_unit_test_eif_progress_SOURCES = tests/unit/test-eif-progress.c
+tests_unit_test_eif_progress_CFLAGS = $(IMAGE_TEST_CFLAGS)
+tests_unit_test_eif_progress_LDADD = $(IMAGE_TEST_LIBS)
