@@ -71,3 +71,12 @@ grep -q '"EnclaveName": "prog-tty"' tty-run.out || fail "run-enclave stdout: $(c
 	--enclave-name prog-pipe >run.json 2>run.err || fail "run-enclave (no tty): $(cat run.err)"
 ! grep -a -q 'heartbeat\.\.\.' run.err || fail "run-enclave: progress without a tty: $(cat -v run.err)"
 "$ENCLAVECTL" terminate-enclave --all >/dev/null || fail "terminate-enclave --all"
+
+# --- pool resize: elapsed time while the daemon reserves the memory
+on_tty tty-pool "$ENCLAVECTL" pool resize --memory 320
+has_progress tty-pool "resizing the pool\.\.\. [0-9]* s" ||
+	fail "pool resize: no progress on the terminal: $(cat -v tty-pool)"
+"$ENCLAVECTL" pool resize --memory 256 >pool.json 2>pool.err || fail "pool resize (no tty)"
+[ ! -s pool.err ] || fail "pool resize: stderr without a tty: $(cat -v pool.err)"
+cmp <(grep -v Memory pool.json) <(grep -v Memory tty-pool.out) ||
+	fail "pool resize: stdout differs beyond the memory size"
