@@ -8,6 +8,7 @@
 # Usage: bench/attest-guest.sh BUILD-DIR [SECONDS]      (default 20)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=$(cd "${1:?usage: $0 BUILD-DIR [SECONDS]}" && pwd)
 secs=${2:-20}
 for f in enclaved/enclaved ctl/enclavectl vmm/enclave-vmm guest/sample-enclave.eif; do
@@ -25,19 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 export ENCLAVED_SOCKET=$dir/enclaved.sock
-cat >"$dir/enclaved.conf" <<CONF
-[pool]
-cpu_count = 1
-memory_mib = 256
-hugepages = none
-exclude_cpu0 = no
-min_enclave_mib = 4
-CONF
-"$build/enclaved/enclaved" --config "$dir/enclaved.conf" --socket "$ENCLAVED_SOCKET" \
-	--state-dir "$dir/state" --runtime-dir "$dir/run" --vmm "$build/vmm/enclave-vmm" \
-	--foreground >"$dir/enclaved.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do "$build/ctl/enclavectl" version >/dev/null 2>&1 && break; sleep 0.1; done
+bench_start_daemon "$build" "$dir" "$ENCLAVED_SOCKET"
+pid=$BENCH_DAEMON_PID
 out=$("$build/ctl/enclavectl" run-enclave --eif-path "$build/guest/sample-enclave.eif" \
 	--memory 32 --cpu-count 1 --enclave-name bench 2>/dev/null) ||
 	{ cat "$dir/enclaved.log"; echo "run-enclave failed"; exit 1; }
@@ -71,16 +61,4 @@ PY
 )
 echo "$rows"
 
-python3 - "$top/bench/RESULTS.md" "$rows" <<'PY'
-import sys
-path, rows = sys.argv[1], sys.argv[2].splitlines()
-lines = open(path).read().splitlines()
-for row in rows:
-    label = row.split(" | ")[0] + " |"
-    idx = [i for i, l in enumerate(lines) if l.startswith(label)]
-    if idx:
-        lines[idx[0]] = row
-    else:
-        lines.append(row)
-open(path, "w").write("\n".join(lines) + "\n")
-PY
+bench_update_rows "$top/bench/RESULTS.md" "$rows"

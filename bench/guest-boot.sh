@@ -4,6 +4,7 @@
 # Usage: bench/guest-boot.sh BUILD_DIR [RUNS]   (updates the "| sample enclave boot" row)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=$(cd "${1:?build dir}" && pwd)
 runs=${2:-11}
 elf=$build/guest/sample-enclave.elf
@@ -13,12 +14,9 @@ vmm=$build/vmm/enclave-vmm
 rundir=$(mktemp -d /tmp/guest-boot-bench.XXXXXX)
 trap 'rm -rf "$rundir"' EXIT
 python3 - "$elf" "$runs" "$top/bench/RESULTS.md" "$vmm" "$rundir" <<'PY'
-import os, subprocess, sys, time, statistics
+import benchlib, os, subprocess, sys, time, statistics
 elf, runs, results, vmm, rundir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-cmd = ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=off",
-       "-enable-kvm", "-cpu", "qemu64", "-m", "64", "-nodefaults", "-no-user-config",
-       "-display", "none", "-monitor", "none", "-serial", "stdio", "-kernel", elf,
-       "-append", "console=ttyS0"]
+cmd = benchlib.qemu_microvm(elf)
 first, idle = [], []
 for _ in range(runs):
     t0 = time.monotonic()
@@ -50,14 +48,5 @@ if os.access(vmm, os.X_OK):
 row = (f"| sample enclave boot | exec to first COM1 line, median of {runs}: QEMU 7.2 microvm "
        f"-kernel (PVH, reference) {f:.1f} ms (to 'idle ok' {i:.1f} ms); enclave-vmm --standalone "
        f"(ELF entry) {ours} | `bench/guest-boot.sh build/<dir>` |")
-lines = open(results).read().splitlines() if os.path.exists(results) else []
-out, done = [], False
-for l in lines:
-    if l.startswith("| sample enclave boot"):
-        if not done: out.append(row)
-        done = True
-    else:
-        out.append(l)
-if not done: out.append(row)
-open(results, "w").write("\n".join(out) + "\n")
+benchlib.update_rows(results, [row])
 PY

@@ -9,6 +9,7 @@
 # "| enclaves launched per second" rows of bench/RESULTS.md)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=$(cd "${1:?build dir}" && pwd)
 runs=${2:-50}
 [ -c /dev/kvm ] || { echo "SKIP: no /dev/kvm"; exit 77; }
@@ -22,24 +23,12 @@ cleanup() {
 	rm -rf "$dir"
 }
 trap cleanup EXIT
-cat >"$dir/enclaved.conf" <<CONF
-[pool]
-cpu_count = 1
-memory_mib = 256
-hugepages = none
-exclude_cpu0 = no
-min_enclave_mib = 4
-cpu_oversubscribe = 32
-CONF
-"$build/enclaved/enclaved" --config "$dir/enclaved.conf" --socket "$dir/sock" --state-dir "$dir/state" \
-	--runtime-dir "$dir/run" --foreground --vmm "$build/vmm/enclave-vmm" --cgroup-root none \
-	>"$dir/log" 2>&1 &
-daemon=$!
+bench_start_daemon "$build" "$dir" "$dir/sock" 32 --cgroup-root none
+daemon=$BENCH_DAEMON_PID
 export ENCLAVED_SOCKET=$dir/sock
-for _ in $(seq 100); do "$build/ctl/enclavectl" version >/dev/null 2>&1 && break; sleep 0.1; done
 
 python3 - "$build" "$runs" "$top/bench/RESULTS.md" <<'PY'
-import json, os, subprocess, sys, threading, time
+import benchlib, json, os, subprocess, sys, threading, time
 build, runs, results = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 ctl, eif, elf = f"{build}/ctl/enclavectl", f"{build}/guest/sample-enclave.eif", f"{build}/guest/sample-enclave.elf"
 
@@ -65,9 +54,7 @@ def launch_attached():
     subprocess.run([ctl, "terminate-enclave", "--enclave-id", eid], stdout=subprocess.DEVNULL, check=True)
     return reply, ready
 
-qemu = ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=off", "-enable-kvm",
-        "-cpu", "qemu64", "-m", "64", "-nodefaults", "-no-user-config", "-display", "none", "-monitor",
-        "none", "-serial", "stdio", "-kernel", elf, "-append", "console=ttyS0"]
+qemu = benchlib.qemu_microvm(elf)
 
 def qemu_boot(until_idle=True):
     t0 = time.monotonic()
@@ -109,16 +96,5 @@ rows = {
  "| launch latency": f"| launch latency | {runs} launches of the sample enclave (16 MiB, 1 vCPU, debug), enclavectl run-enclave --attach-console: RPC sent -> Run reply (boot heartbeat) p50 {pct(reply,50):.1f} ms, p95 {pct(reply,95):.1f} ms; -> ready line p50 {pct(ready,50):.1f} ms, p95 {pct(ready,95):.1f} ms = p50 {pct(ready,50)/pct(qidle,50):.2f}x, p95 {pct(ready,95)/pct(qidle,95):.2f}x QEMU 7.2 microvm -kernel (PVH, same ELF, reference, interleaved) to its 'idle' line (p50 {pct(qidle,50):.1f}, p95 {pct(qidle,95):.1f} ms; first COM1 line p50 {pct(qfirst,50):.1f} ms) | `bench/launch.sh build/<dir>` |",
  "| enclaves launched per second": f"| enclaves launched per second | 2 clients, each run-enclave (reply at the heartbeat) + terminate-enclave in a loop, 40 enclaves: {ours_rate:.2f}/s = {ours_rate/qemu_rate:.2f}x QEMU microvm exec -> first COM1 line -> kill with 2 parallel loops ({qemu_rate:.2f}/s, same run) | `bench/launch.sh build/<dir>` |",
 }
-lines = open(results).read().splitlines() if os.path.exists(results) else []
-out, seen = [], set()
-for l in lines:
-    key = next((k for k in rows if l.startswith(k + " |")), None)
-    if key:
-        if key not in seen: out.append(rows[key])
-        seen.add(key)
-    else:
-        out.append(l)
-for k in rows:
-    if k not in seen: out.append(rows[k])
-open(results, "w").write("\n".join(out) + "\n")
+benchlib.update_rows(results, list(rows.values()))
 PY

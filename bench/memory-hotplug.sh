@@ -8,6 +8,7 @@
 # Usage: bench/memory-hotplug.sh BUILD_DIR [RUNS]   (updates the "| memory hotplug" row)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=$(cd "${1:?build dir}" && pwd)
 runs=${2:-3}
 eif=$build/guest/sample-enclave.eif
@@ -18,7 +19,7 @@ vmm=$build/vmm/enclave-vmm
 rundir=$(mktemp -d /tmp/memory-hotplug-bench.XXXXXX)
 trap 'rm -rf "$rundir"' EXIT
 python3 - "$eif" "$runs" "$top/bench/RESULTS.md" "$vmm" "$rundir" <<'PY'
-import mmap, os, signal, statistics, subprocess, sys, time
+import benchlib, mmap, os, signal, statistics, subprocess, sys, time
 eif, runs, results, vmm, rundir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 GIB = 1 << 30
 
@@ -86,15 +87,5 @@ row = (f"| memory hotplug | host-observed, median of {runs}: grow a running samp
        f"({r:.2f} s/GiB, reference, same run); shrink (hole punch) {s:.2f} s/GiB | "
        f"`bench/memory-hotplug.sh build/<dir>` |")
 print(row)
-lines = open(results).read().split("\n")
-for k, line in enumerate(lines):
-    if line.startswith("| memory hotplug |"):
-        lines[k] = row
-        break
-else:
-    if lines and lines[-1] == "":
-        lines.insert(len(lines) - 1, row)
-    else:
-        lines.append(row)
-open(results, "w").write("\n".join(lines))
+benchlib.update_rows(results, [row])
 PY

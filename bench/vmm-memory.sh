@@ -7,6 +7,7 @@
 # Usage: bench/vmm-memory.sh BUILD_DIR [RUNS]   (updates the "| VMM memory overhead" row)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=$(cd "${1:?build dir}" && pwd)
 runs=${2:-5}
 elf=$build/guest/sample-enclave.elf
@@ -17,7 +18,7 @@ vmm=$build/vmm/enclave-vmm
 rundir=$(mktemp -d /tmp/vmm-memory-bench.XXXXXX)
 trap 'rm -rf "$rundir"' EXIT
 python3 - "$elf" "$runs" "$top/bench/RESULTS.md" "$vmm" "$rundir" <<'PY'
-import subprocess, sys, time, statistics, os
+import benchlib, subprocess, sys, time, statistics, os
 elf, runs, results, vmm, rundir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 
 def status(pid):
@@ -47,10 +48,7 @@ def measure(cmd, marker):
 
 ours_cmd = [vmm, "--standalone", "--kernel", elf, "--memory-mib", "256", "--cpus", "0",
             "--cid", "16", "--debug", "--runtime-dir", rundir]
-qemu_cmd = ["qemu-system-x86_64", "-M", "microvm,x-option-roms=off,isa-serial=on,rtc=off,memory-backend=mem",
-            "-object", "memory-backend-memfd,id=mem,size=256M",
-            "-enable-kvm", "-cpu", "qemu64", "-m", "256", "-nodefaults", "-no-user-config",
-            "-display", "none", "-monitor", "none", "-serial", "stdio", "-kernel", elf]
+qemu_cmd = benchlib.qemu_microvm(elf, mem_mib=256, memfd=True, append=None)
 ours, qemu = [], []
 for _ in range(runs):
     ours.append(measure(ours_cmd, b"sample-enclave: ready"))
@@ -65,8 +63,6 @@ row = (f"| VMM memory overhead | VmRSS - guest RAM (RssShmem) with the sample en
        f"median of {runs}: enclave-vmm {o:.1f} MiB vs QEMU 7.2 microvm -kernel (PVH, memfd RAM, "
        f"reference) {q:.1f} MiB = {o / q:.2f}x QEMU (guest RAM touched: {og:.1f} / {qg:.1f} MiB) "
        f"| `bench/vmm-memory.sh build/<dir>` |")
-lines = open(results).read().splitlines()
-lines = [l for l in lines if not l.startswith("| VMM memory overhead")] + [row]
-open(results, "w").write("\n".join(lines) + "\n")
+benchlib.update_rows(results, [row])
 print(row)
 PY

@@ -5,6 +5,7 @@
 # Usage: bench/vsock-throughput.sh BUILD-DIR [MIB] [CONNECTIONS]    (defaults: 1024, 300)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 build=$(cd "${1:?usage: $0 BUILD-DIR [MIB] [CONNECTIONS]}" && pwd)
 mib=${2:-1024}
 conns=${3:-300}
@@ -39,17 +40,4 @@ rows=$("$prog" --socket "$dir/run/vsock.sock" --mib "$mib" --connections "$conns
 echo "$rows"
 kill -0 "$pid" 2>/dev/null || { cat "$dir/vmm.log"; echo "enclave-vmm died"; exit 1; }
 
-# Replace our rows (matched by their leading label), append the ones that are absent.
-python3 - "$top/bench/RESULTS.md" "$rows" <<'PY'
-import sys
-path, rows = sys.argv[1], sys.argv[2].splitlines()
-lines = open(path).read().splitlines()
-for row in rows:
-    label = row.split(" | ")[0] + " |"
-    idx = [i for i, l in enumerate(lines) if l.startswith(label)]
-    if idx:
-        lines[idx[0]] = row
-    else:
-        lines.append(row)
-open(path, "w").write("\n".join(lines) + "\n")
-PY
+bench_update_rows "$top/bench/RESULTS.md" "$rows"
