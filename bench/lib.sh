@@ -31,3 +31,4 @@ bench_start_daemon() {
 	done
 	return 0 # as before: the benchmark's first call reports a daemon that never came up
 }
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ beside benchlib.py in the source tree
