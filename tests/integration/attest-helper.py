@@ -16,63 +16,16 @@ import struct
 import sys
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ttrpc_wire import Conn, pb, pb_decode, read_varint, varint  # noqa: E402,F401
+
+pb_field = pb
+
 
 def fail(msg):
     print(f"FAIL: {msg}")
     sys.exit(1)
-
-
-# --- protobuf (varint, length-delimited) ----------------------------------------------------
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def pb_field(num, value):
-    if isinstance(value, int):
-        return varint(num << 3) + varint(value)
-    if isinstance(value, str):
-        value = value.encode()
-    return varint(num << 3 | 2) + varint(len(value)) + value
-
-
-def pb_decode(buf):
-    """{field: [values]}; length-delimited values stay bytes."""
-    out, i = {}, 0
-    while i < len(buf):
-        key, i = read_varint(buf, i)
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            val, i = read_varint(buf, i)
-        elif wt == 2:
-            n, i = read_varint(buf, i)
-            val, i = buf[i:i + n], i + n
-        elif wt == 1:
-            val, i = buf[i:i + 8], i + 8
-        elif wt == 5:
-            val, i = buf[i:i + 4], i + 4
-        else:
-            raise ValueError(f"wire type {wt}")
-        out.setdefault(num, []).append(val)
-    return out
-
-
-def read_varint(buf, i):
-    n = shift = 0
-    while True:
-        b = buf[i]
-        i += 1
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return n, i
 
 
 def recv_exact(s, n):
@@ -86,19 +39,13 @@ def recv_exact(s, n):
 
 
 def ttrpc_call(sock_path, service, method, payload):
-    req = (pb_field(1, "enclaved.v1." + service) + pb_field(2, method) +
-           pb_field(3, payload))
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(sock_path)
-    s.sendall(struct.pack(">IIBB", len(req), 1, 1, 0) + req)
-    length, _stream, _type, _flags = struct.unpack(">IIBB", recv_exact(s, 10))
-    resp = pb_decode(recv_exact(s, length))
-    s.close()
-    status = pb_decode(resp.get(1, [b""])[0])
-    code = status.get(1, [0])[0]
-    message = status.get(2, [b""])[0].decode()
-    return code, message, resp.get(2, [b""])[0]
+    c = Conn(sock_path, timeout=30)
+    try:
+        return c.call(service, method, payload)
+    except EOFError as e:
+        fail(str(e))
+    finally:
+        c.close()
 
 
 def measurements(buf):
