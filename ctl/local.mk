@@ -18,8 +18,8 @@ tests_unit_test_ctl_json_CFLAGS = $(ctl_enclavectl_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_ctl_json_LDADD = $(ctl_enclavectl_LDADD) $(CMOCKA_LIBS)
 $(tests_unit_test_ctl_json_OBJECTS): proto/enclaved.pb-c.h
 
-TESTS += tests/integration/ctl-basic.sh
-EXTRA_DIST += tests/integration/ctl-basic.sh
+TESTS += tests/integration/ctl-basic.sh tests/integration/wait-reconnect.sh
+EXTRA_DIST += tests/integration/ctl-basic.sh tests/integration/wait-reconnect.sh
 
 # Command groups owned elsewhere add their sources and libraries here.
 include $(top_srcdir)/ctl/image.mk
