@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "ctl/ctl.h"
+#include "ctl/progress.h"
 
 #include "common/util.h"
 #include "rpc/rpc.h"
@@ -41,11 +42,13 @@ int ctl_fail(int exit_code, const char *fmt, ...)
 {
 	va_list ap;
 
+	ctl_progress_hold(); /* a run-enclave heartbeat wait may be on the line */
 	fputs("enclavectl: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	ctl_progress_release();
 	return exit_code;
 }
 

@@ -43,8 +43,14 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* Best effort: a terminal that stops taking our progress must not fail the command. */
-static void put_line(const char *text)
+/* Held while a line is drawn or erased, and by ctl_progress_hold around other stderr output,
+ * so that a timer thread's redraw never lands in the middle of an error message. */
+static pthread_mutex_t draw_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool line_shown; /* a progress line is on the terminal now; under draw_lock */
+
+/* Best effort: a terminal that stops taking our progress must not fail the command. Called
+ * with draw_lock held; an empty text erases the line. */
+static void put_line_locked(const char *text)
 {
 	char line[256];
 	int n = snprintf(line, sizeof(line), "\r%s" ERASE_EOL, text);
@@ -60,6 +66,26 @@ static void put_line(const char *text)
 		p += w;
 		len -= (size_t)w;
 	}
+	line_shown = text[0] != '\0';
+}
+
+static void put_line(const char *text)
+{
+	pthread_mutex_lock(&draw_lock);
+	put_line_locked(text);
+	pthread_mutex_unlock(&draw_lock);
+}
+
+void ctl_progress_hold(void)
+{
+	pthread_mutex_lock(&draw_lock);
+	if (line_shown)
+		put_line_locked("");
+}
+
+void ctl_progress_release(void)
+{
+	pthread_mutex_unlock(&draw_lock);
 }
 
 void ctl_progress_begin(struct ctl_progress *p, const char *label)

@@ -32,3 +32,9 @@ void ctl_progress_end(struct ctl_progress *p);
 struct ctl_progress_timer;
 struct ctl_progress_timer *ctl_progress_timer_start(const char *label);
 void ctl_progress_timer_stop(struct ctl_progress_timer *t);
+
+/* Around any other output on stderr while a timer may run (ctl_fail): hold erases a progress
+ * line that is shown and keeps the timer from drawing until release, so the message starts on
+ * a clean line; the timer redraws on the next line afterwards. */
+void ctl_progress_hold(void);
+void ctl_progress_release(void);
