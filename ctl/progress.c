@@ -160,7 +160,10 @@ static void *timer_main(void *arg)
 		(void)pthread_cond_timedwait(&t->cond, &t->lock, &until);
 	}
 	pthread_mutex_unlock(&t->lock);
-	put_line("");
+	pthread_mutex_lock(&draw_lock);
+	if (line_shown)
+		put_line_locked("");
+	pthread_mutex_unlock(&draw_lock);
 	return NULL;
 }
 

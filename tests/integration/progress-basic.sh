@@ -58,6 +58,19 @@ has_progress tty-pcr "measuring .*MiB" || fail "pcr: no progress: $(cat -v tty-p
 [ ! -s pcr.err ] || fail "pcr: stderr without a tty"
 cmp pcr.json tty-pcr.out || fail "pcr: stdout differs on a tty"
 
+# --- an error while a wait is drawn starts on a clean line (the line is erased first)
+script -qfec "$(printf '%q ' "$ENCLAVECTL" --socket "$TEST_DIR/absent.sock" run-enclave \
+	--eif-path "$TEST_DIR/tty.eif" --memory 16 --cpu-count 1) >/dev/null" tty-err >/dev/null \
+	</dev/null && fail "run-enclave without a daemon succeeded"
+python3 - tty-err <<'PY' || fail "error line mixed with the progress line: $(cat -v tty-err)"
+import re, sys
+data = open(sys.argv[1], "rb").read()
+# what is on screen: for each line, the text after the last carriage return
+shown = [l.rstrip(b"\r").split(b"\r")[-1].replace(b"\x1b[K", b"") for l in data.split(b"\n")]
+errs = [l for l in shown if b"enclavectl:" in l]
+sys.exit(0 if errs and all(l.startswith(b"enclavectl: UNAVAILABLE") for l in errs) else 1)
+PY
+
 # --- run-enclave: the heartbeat wait
 [ -c /dev/kvm ] && [ -w /dev/kvm ] && [ "$(id -u)" = 0 ] && [ -f "$SAMPLE_EIF" ] ||
 	{ echo "run-enclave part skipped: needs root, /dev/kvm and the sample EIF"; exit 0; }
