@@ -1,5 +1,7 @@
+// clang-format off
 // fuzz-sources: proto/enclaved.pb-c.c
 // fuzz-pkgs: libprotobuf-c
+// clang-format on
 /* The request payloads of every enclaved API method, decoded as each handler's api_unpack does
  * (protobuf_c_message_unpack with the method's descriptor): the first byte picks the method.
  * A decoded message must re-encode to bytes that decode and re-encode identically, and

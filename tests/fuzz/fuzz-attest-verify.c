@@ -1,5 +1,7 @@
+// clang-format off
 // fuzz-sources: attest/verify.c attest/acbor.c attest/cose.c common/util.c common/log.c
 // fuzz-pkgs: libcrypto libcbor libsystemd
+// clang-format on
 /* The attestation verifier over hostile documents: COSE, the strict payload parser, DER
  * certificates, chain building and the signature check. The seed document (corpus/doc) was
  * signed under the root below at 2026-01-01, so mutations that keep it intact reach the chain

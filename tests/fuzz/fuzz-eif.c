@@ -1,5 +1,7 @@
+// clang-format off
 // fuzz-sources: image/eif_read.c image/eif_sign.c attest/cose.c attest/pcr.c common/util.c
 // fuzz-pkgs: libcbor libcrypto zlib
+// clang-format on
 /* The EIF reader over hostile files: header/table validation, the streamed CRC/PCR pass, the
  * small-section reads, and the signature section (CBOR, COSE, certificate). The same bytes are
  * also fed to the signature and COSE decoders directly. */

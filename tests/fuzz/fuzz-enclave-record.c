@@ -1,5 +1,7 @@
+// clang-format off
 // fuzz-sources: common/util.c common/log.c
 // fuzz-pkgs: json-c libcrypto libsystemd libprotobuf-c
+// clang-format on
 /* The daemon's reading of a persisted enclave record (enclaved/state.c, state_record_decode):
  * a torn, damaged or forged <runtime>/enclave-records/<id>.json must be refused with a message,
  * never crash or be half-trusted. Every decoded field is checked against its bounds. */

@@ -1,5 +1,7 @@
+// clang-format off
 // fuzz-sources: enclaved/config-file.c enclaved/pool-config.c enclaved/attestation.c attest/acbor.c attest/attest-state.c attest/attest.c attest/cose.c attest/document.c attest/nsm.c attest/pcr.c attest/pki.c attest/verify.c common/util.c common/log.c
 // fuzz-pkgs: inih libsystemd libcrypto libcbor
+// clang-format on
 /* enclaved.conf text: parse it, diff it against the defaults, free it; no crash, no leak, and a
  * failure always comes with a message naming a line. */
 #include "enclaved/config-file.h"

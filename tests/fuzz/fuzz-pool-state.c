@@ -1,5 +1,7 @@
+// clang-format off
 // fuzz-sources: enclaved/pool-state.c enclaved/pool-config.c enclaved/pool-topology.c common/util.c
 // fuzz-pkgs: json-c
+// clang-format on
 /* pool.json and CPU list text are read from disk: neither may crash, leak or overflow. */
 #include "enclaved/pool-internal.h"
 

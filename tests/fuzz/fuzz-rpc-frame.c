@@ -1,5 +1,7 @@
+// clang-format off
 // fuzz-sources: rpc/frame.c rpc/message.c proto/ttrpc.pb-c.c proto/status.pb-c.c
 // fuzz-pkgs: libprotobuf-c
+// clang-format on
 /* The server's view of a client byte stream: the incremental frame reader fed in pieces whose
  * sizes come from the input itself, then every Request frame through the Request decoder, as
  * rpc/server.c does. */

@@ -1,5 +1,7 @@
+// clang-format off
 // fuzz-sources: vmm/virtio_mem.c vmm/virtqueue.c vmm/memory.c common/log.c common/util.c
 // fuzz-pkgs: libsystemd
+// clang-format on
 /* virtio-mem request parsing and state. Input byte 0: bit 7 selects the queue path (the rest
  * becomes a 64 KiB guest RAM with rings at 0x0/0x1000/0x2000, requests taken from there),
  * else a stream of records: 1 byte requested_size in blocks, then a request of up to 24 bytes.

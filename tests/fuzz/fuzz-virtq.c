@@ -1,5 +1,7 @@
+// clang-format off
 // fuzz-sources: vmm/virtqueue.c vmm/memory.c common/log.c common/util.c
 // fuzz-pkgs: libsystemd
+// clang-format on
 /* The virtqueue walker over guest memory the fuzzer controls completely: descriptor table,
  * avail ring, indirect tables and buffers. Input: byte 0 = log2(queue size) (mod 9), byte 1 =
  * feature bits (1: indirect, 2: event index), the rest is copied over a 64 KiB guest RAM whose

@@ -1,5 +1,7 @@
+// clang-format off
 // fuzz-sources: vmm/channel.c proto/vmm.pb-c.c common/util.c common/log.c
 // fuzz-pkgs: libprotobuf-c libsystemd
+// clang-format on
 /* The VMM's decoding of what enclaved sends (vmm.proto DaemonMessage): the first byte picks
  * the path, the rest is one SOCK_SEQPACKET packet.
  *   even: vmm_channel_recv_config (the Config, with 1 or 2 fds by SCM_RIGHTS per bit 1);

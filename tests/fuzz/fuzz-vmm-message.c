@@ -1,5 +1,7 @@
+// clang-format off
 // fuzz-sources: proto/vmm.pb-c.c common/util.c common/log.c
 // fuzz-pkgs: libprotobuf-c libevent libsystemd
+// clang-format on
 /* The daemon's decoding of what a VMM sends (vmm.proto VmmMessage on the channel): the real
  * on_channel of enclaved/vmm_process.c, fed one packet through a SOCK_SEQPACKET socketpair as
  * a (compromised) VMM would send it. The enclave's registry, console, NSM and memory
