@@ -11,20 +11,18 @@
 
 #include <string.h>
 
-/* Commands without flags other than --help. */
-static int no_flags(int argc, char **argv, const char *help)
+/* Commands without flags other than --help: true when the command is done (--help, or a
+ * usage error) with *rc its exit code. */
+static bool no_flags(int argc, char **argv, const char *help, int *rc)
 {
 	static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {}};
-	int c;
+	int c = ctl_getopt(argc, argv, options);
 
-	while ((c = ctl_getopt(argc, argv, options)) != -1) {
-		if (c == 'h')
-			return ctl_help(help) == CTL_EXIT_OK ? -1 : CTL_EXIT_USAGE;
-		return ctl_bad_option(argv);
-	}
-	if (optind < argc)
-		return ctl_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
-	return CTL_EXIT_OK;
+	if (c != -1)
+		*rc = c == 'h' ? ctl_help(help) : ctl_bad_option(argv);
+	else
+		*rc = ctl_check_args(argc, argv, false, NULL, NULL);
+	return c != -1 || *rc != CTL_EXIT_OK;
 }
 
 static const char version_help[] = "Usage: enclavectl version\n"
@@ -36,10 +34,10 @@ int ctl_cmd_version(int argc, char **argv)
 	Enclaved__V1__VersionResponse *v;
 	ProtobufCMessage *resp = NULL;
 	struct json_object *obj;
-	int rc = no_flags(argc, argv, version_help);
+	int rc;
 
-	if (rc)
-		return rc < 0 ? CTL_EXIT_OK : rc;
+	if (no_flags(argc, argv, version_help, &rc))
+		return rc;
 	rc = ctl_call(CTL_SERVICE_SYSTEM, "Version", &req.base,
 		      &enclaved__v1__version_response__descriptor, &resp);
 	if (rc) {
@@ -69,10 +67,10 @@ int ctl_cmd_health(int argc, char **argv)
 	Enclaved__V1__HealthResponse *h;
 	ProtobufCMessage *resp = NULL;
 	struct json_object *obj;
-	int rc = no_flags(argc, argv, health_help);
+	int rc;
 
-	if (rc)
-		return rc < 0 ? CTL_EXIT_OK : rc;
+	if (no_flags(argc, argv, health_help, &rc))
+		return rc;
 	rc = ctl_call(CTL_SERVICE_SYSTEM, "Health", &req.base,
 		      &enclaved__v1__health_response__descriptor, &resp);
 	if (rc)
@@ -159,9 +157,8 @@ int ctl_cmd_pool(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "resize") == 0)
 		return pool_resize(argc - 1, argv + 1);
-	rc = no_flags(argc, argv, pool_help);
-	if (rc)
-		return rc < 0 ? CTL_EXIT_OK : rc;
+	if (no_flags(argc, argv, pool_help, &rc))
+		return rc;
 	rc = ctl_call(CTL_SERVICE_POOL, "Get", &req.base,
 		      &enclaved__v1__get_pool_response__descriptor, &resp);
 	if (rc)
