@@ -127,19 +127,22 @@ struct json_object *ctl_json_enclave(const Enclaved__V1__Enclave *e, bool full)
 			       json_object_new_uint64(e->start_time_unix_ns));
 	add_string(obj, "VsockSocket", e->vsock_socket_path);
 	add_string(obj, "EifPath", e->eif_path);
-	if (e->memory) {
-		struct json_object *mem = json_object_new_object();
-		json_object_object_add(mem, "BootMiB", json_object_new_uint64(e->memory->boot_mib));
-		json_object_object_add(mem, "PluggedMiB",
-				       json_object_new_uint64(e->memory->plugged_mib));
-		json_object_object_add(mem, "RequestedMiB",
-				       json_object_new_uint64(e->memory->requested_mib));
-		json_object_object_add(mem, "MaxMiB", json_object_new_uint64(e->memory->max_mib));
-		json_object_object_add(obj, "Memory", mem);
-	}
+	if (e->memory)
+		json_object_object_add(obj, "Memory", ctl_json_memory(e->memory));
 	json_object_object_add(obj, "HeartbeatTimeoutMs",
 			       json_object_new_int64(e->heartbeat_timeout_ms));
 	return obj;
+}
+
+struct json_object *ctl_json_memory(const Enclaved__V1__EnclaveMemory *m)
+{
+	struct json_object *mem = json_object_new_object();
+
+	json_object_object_add(mem, "BootMiB", json_object_new_uint64(m->boot_mib));
+	json_object_object_add(mem, "PluggedMiB", json_object_new_uint64(m->plugged_mib));
+	json_object_object_add(mem, "RequestedMiB", json_object_new_uint64(m->requested_mib));
+	json_object_object_add(mem, "MaxMiB", json_object_new_uint64(m->max_mib));
+	return mem;
 }
 
 struct json_object *ctl_json_pool(const Enclaved__V1__PoolInfo *p)

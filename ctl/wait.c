@@ -416,16 +416,8 @@ static struct json_object *event_json(const Enclaved__V1__EnclaveEvent *e)
 	json_object_object_add(o, "Kind", json_object_new_string(kind_name));
 	json_object_object_add(o, "State", json_object_new_string(ctl_state_name(e->state)));
 	json_object_object_add(o, "StateReason", json_object_new_string(e->reason));
-	if (e->memory) {
-		struct json_object *mem = json_object_new_object();
-		json_object_object_add(mem, "BootMiB", json_object_new_uint64(e->memory->boot_mib));
-		json_object_object_add(mem, "PluggedMiB",
-				       json_object_new_uint64(e->memory->plugged_mib));
-		json_object_object_add(mem, "RequestedMiB",
-				       json_object_new_uint64(e->memory->requested_mib));
-		json_object_object_add(mem, "MaxMiB", json_object_new_uint64(e->memory->max_mib));
-		json_object_object_add(o, "Memory", mem);
-	}
+	if (e->memory)
+		json_object_object_add(o, "Memory", ctl_json_memory(e->memory));
 	return o;
 }
 
