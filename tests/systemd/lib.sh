@@ -38,7 +38,8 @@ sd_start() {
 	cgroup_dirs >"$SD_CGROUPS_BEFORE"
 	mount -t tmpfs -o mode=0755 enclaved-systemd-test "$SD_DIR"
 	mkdir -p "$SD_DIR/upper" "$SD_DIR/work" "$SD_DIR/root"
-	make -s -C "$top_builddir" install DESTDIR="$SD_DIR/upper" >/dev/null
+	# Tests run in parallel; two make installs in one build tree must not race.
+	flock "$top_builddir/.install.lock" make -s -C "$top_builddir" install DESTDIR="$SD_DIR/upper" >/dev/null
 	# On merged-/usr hosts /lib, /bin, /sbin are symlinks; a real directory of the same name in
 	# the upper layer would hide them, so move what make install put there behind the link.
 	for d in lib lib64 bin sbin; do
