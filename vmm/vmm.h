@@ -32,7 +32,8 @@ struct vmm_config {
 	char enclave_name[128];
 	uint64_t cid;	       /* the guest's vsock CID */
 	uint64_t memory_bytes; /* guest RAM */
-	uint64_t max_memory_bytes; /* > memory_bytes: virtio-mem hotplug region (vmm/virtio_mem.h) */
+	uint64_t
+	    max_memory_bytes; /* > memory_bytes: virtio-mem hotplug region (vmm/virtio_mem.h) */
 	unsigned nr_vcpus;
 	int vcpu_cpus[VMM_MAX_VCPUS]; /* host CPU each vCPU thread is pinned to, -1 = unpinned */
 	bool debug;		      /* console output allowed to leave the VMM */
