@@ -5,6 +5,8 @@
  * Usage: bench/attest-sign [--seconds N] [--results bench/RESULTS.md] */
 #include "config.h"
 
+#include "bench/results.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,43 +76,6 @@ static void attest_request(uint8_t *buf, size_t cap, size_t *len)
 	acbor_put_tstr(&w, "public_key");
 	acbor_put_null(&w);
 	*len = w.len;
-}
-
-/* Replace the line starting with label, or append it. */
-static int update_results(const char *path, const char *label, const char *row)
-{
-	_cleanup_free_ char *old = NULL;
-	_cleanup_free_ char *out = NULL;
-	size_t len = 0, n = 0;
-	bool replaced = false;
-	int ret = util_read_file(path, 1 << 20, &old, &len);
-
-	if (ret < 0)
-		return ret;
-	out = malloc(len + strlen(row) + 2);
-	if (!out)
-		return -ENOMEM;
-	for (char *line = old; line < old + len;) {
-		char *end = strchr(line, '\n');
-		size_t l = end ? (size_t)(end - line) + 1 : strlen(line);
-
-		if (strncmp(line, label, strlen(label)) == 0) {
-			if (!replaced) {
-				n += (size_t)sprintf(out + n, "%s\n", row);
-				replaced = true;
-			}
-		} else {
-			memcpy(out + n, line, l);
-			n += l;
-		}
-		line += l;
-	}
-	if (!replaced) {
-		if (n && out[n - 1] != '\n')
-			out[n++] = '\n';
-		n += (size_t)sprintf(out + n, "%s\n", row);
-	}
-	return util_write_file_atomic(path, out, n, 0644);
 }
 
 int main(int argc, char **argv)
@@ -225,13 +190,13 @@ int main(int argc, char **argv)
 			 "(%.0f/s, mean of runs before and after ours); per CPU-second as openssl "
 			 "counts; %zu-byte ES384 documents via nsm_handle_request | %s |",
 			 SIGN_LABEL, sign_rate, sign_rate / ref_sign, ref_sign, doc_len, COMMAND);
-		if ((ret = update_results(results, SIGN_LABEL, row)) < 0)
+		if ((ret = bench_results_update(results, SIGN_LABEL, row)) < 0)
 			return 1;
 		snprintf(row, sizeof(row),
 			 "%s %.0f docs/s = %.2f x openssl ecdsap384 verify (%.0f/s, same runs); "
 			 "COSE + payload + 3-certificate chain + ES384 | %s |",
 			 VERIFY_LABEL, verify_rate, verify_rate / ref_verify, ref_verify, COMMAND);
-		if ((ret = update_results(results, VERIFY_LABEL, row)) < 0)
+		if ((ret = bench_results_update(results, VERIFY_LABEL, row)) < 0)
 			return 1;
 	}
 	pki_leaf_clear(&leaf);

@@ -5,6 +5,8 @@
  * Usage: eif-throughput [--mib N] [--results bench/RESULTS.md] */
 #include "config.h"
 
+#include "bench/results.h"
+
 #include "common/util.h"
 #include "image/eif.h"
 
@@ -62,43 +64,6 @@ static double run_sha384sum(const char *path)
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return -1;
 	return (double)(util_now_monotonic_ns() - t0) / 1e9;
-}
-
-static int update_results(const char *path, const char *row)
-{
-	_cleanup_free_ char *old = NULL;
-	char *line, *save = NULL, *out = NULL;
-	size_t out_len = 0, len = 0;
-	bool replaced = false;
-	FILE *f;
-	int r;
-
-	r = util_read_file(path, 1 << 20, &old, &len);
-	if (r < 0)
-		return r;
-	f = open_memstream(&out, &out_len);
-	if (!f)
-		return -ENOMEM;
-	/* line by line, keeping empty lines: only our row changes */
-	for (line = old; line && *line; line = save) {
-		save = strchr(line, '\n');
-		if (save)
-			*save++ = 0;
-		if (strncmp(line, ROW_LABEL " ", strlen(ROW_LABEL) + 1) == 0 ||
-		    strncmp(line, ROW_LABEL "|", strlen(ROW_LABEL) + 1) == 0) {
-			if (!replaced)
-				fprintf(f, "%s\n", row);
-			replaced = true;
-		} else {
-			fprintf(f, "%s\n", line);
-		}
-	}
-	if (!replaced)
-		fprintf(f, "%s\n", row);
-	fclose(f);
-	r = util_write_file_atomic(path, out, out_len, 0644);
-	free(out);
-	return r;
 }
 
 int main(int argc, char **argv)
@@ -199,7 +164,7 @@ int main(int argc, char **argv)
 		 mib, (double)mib / t_build, (double)mib / t_measure, t_build + t_measure,
 		 (t_build + t_measure) / t_ref, t_ref, (double)mib / t_ref);
 	puts(row);
-	if (results && (r = update_results(results, row)) < 0) {
+	if (results && (r = bench_results_update(results, ROW_LABEL, row)) < 0) {
 		fprintf(stderr, "eif-throughput: %s: %s\n", results, strerror(-r));
 		return 1;
 	}

@@ -3,6 +3,8 @@
  * Usage: rpc-latency [--calls N] [--results bench/RESULTS.md] */
 #include "config.h"
 
+#include "bench/results.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -65,41 +67,6 @@ static uint64_t percentile(uint64_t *v, size_t n, double p)
 {
 	qsort(v, n, sizeof(*v), cmp_u64);
 	return v[(size_t)(p * (double)(n - 1))];
-}
-
-/* Replace the line starting with LABEL, or append it. */
-static int write_row(const char *path, const char *row)
-{
-	_cleanup_free_ char *old = NULL;
-	_cleanup_free_ char *out = NULL;
-	size_t len = 0, out_len = 0;
-	bool replaced = false;
-	FILE *f;
-	int r;
-
-	r = util_read_file(path, 1 << 20, &old, &len);
-	if (r < 0)
-		return r;
-	f = open_memstream(&out, &out_len);
-	if (!f)
-		return -errno;
-	for (char *line = old; line && *line;) {
-		char *nl = strchr(line, '\n');
-		size_t n = nl ? (size_t)(nl - line) : strlen(line);
-
-		if (strncmp(line, LABEL, strlen(LABEL)) == 0) {
-			fprintf(f, "%s\n", row);
-			replaced = true;
-		} else {
-			fprintf(f, "%.*s\n", (int)n, line);
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	if (!replaced)
-		fprintf(f, "%s\n", row);
-	if (fclose(f) != 0)
-		return -EIO;
-	return util_write_file_atomic(path, out, out_len, 0644);
 }
 
 int main(int argc, char **argv)
@@ -220,7 +187,7 @@ int main(int argc, char **argv)
 		 calls, PAYLOAD_SIZE, req_len + 10, p50, p99, r50, r99, p50 / r50, p99 / r99);
 	printf("%s\n", row);
 	if (results) {
-		r = write_row(results, row);
+		r = bench_results_update(results, LABEL, row);
 		if (r < 0) {
 			fprintf(stderr, "rpc-latency: %s: %s\n", results, strerror(-r));
 			return 1;
