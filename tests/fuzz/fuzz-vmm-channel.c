@@ -1,5 +1,5 @@
 // clang-format off
-// fuzz-sources: vmm/channel.c proto/vmm.pb-c.c common/util.c common/log.c
+// fuzz-sources: vmm/channel.c vmm/channel_adopt.c proto/vmm.pb-c.c common/util.c common/log.c
 // fuzz-pkgs: libprotobuf-c libsystemd
 // clang-format on
 /* The VMM's decoding of what enclaved sends (vmm.proto DaemonMessage): the first byte picks
