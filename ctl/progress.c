@@ -141,7 +141,9 @@ static void *timer_main(void *arg)
 	char text[200];
 
 	pthread_mutex_lock(&t->lock);
-	while (!t->stop) {
+	/* Draw at least once, even when the operation ends before the thread first runs: the line
+	 * is erased at once then, and the user saw the operation happen. */
+	do {
 		struct timespec until;
 		long secs = (long)((now_ns() - start) / 1000000000ULL);
 
@@ -150,6 +152,8 @@ static void *timer_main(void *arg)
 			put_line(text);
 			shown = secs;
 		}
+		if (t->stop)
+			break;
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += TIMER_TICK_MS * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
@@ -158,7 +162,7 @@ static void *timer_main(void *arg)
 		}
 		/* a timeout or a spurious wakeup: either way the loop re-checks stop */
 		(void)pthread_cond_timedwait(&t->cond, &t->lock, &until);
-	}
+	} while (!t->stop);
 	pthread_mutex_unlock(&t->lock);
 	pthread_mutex_lock(&draw_lock);
 	if (line_shown)
