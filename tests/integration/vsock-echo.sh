@@ -101,8 +101,9 @@ for i, s in enumerate(accepted):
 for i, s in enumerate(accepted):
     if recv_exact(s, len(b"%d" % i * 30)) != b"%d" % i * 30:
         raise SystemExit(f"FAIL: accepted connection {i} echoed other bytes")
-# With every slot held by a live connection, the enclave refuses with RST and the host
-# socket closes at once, not at the VMM's 2 s timeout for an unanswered REQUEST.
+# With every slot held by a live connection, the enclave refuses with RST and the host socket
+# is closed without an OK. (That the RST, not the VMM's 2 s timeout, closes it is asserted in
+# tests/unit/test-vsock; here the time is only printed: tests never assert on wall-clock speed.)
 if len(accepted) != 80:
     print(f"NOTE: {len(accepted)} accepted, the enclave had free slots: refusal timing not checked")
 else:
@@ -114,8 +115,7 @@ else:
         expect_eof(r, "CONNECT with every enclave slot taken")
         waited = time.monotonic() - t0
         r.close()
-        if waited >= 1.5:
-            raise SystemExit(f"FAIL: refusal took {waited:.2f} s: a timeout, not an RST")
+        print(f"refused with every slot taken after {waited * 1000:.0f} ms")
 for s in many:
     s.close()
 print(f"over the enclave's limit: {len(accepted)} of 150 accepted, the rest closed")
