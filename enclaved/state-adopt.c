@@ -280,36 +280,71 @@ static int open_vmm(const struct enclave *e)
 	return fd;
 }
 
+static void reset_enclave(struct enclaved *d, struct enclave *e)
+{
+	free(e->eif_path);
+	memset(e, 0, sizeof(*e));
+	e->daemon = d;
+	e->channel_fd = -1;
+	e->pidfd = -1;
+	e->adopted = true;
+}
+
+/* Fill e from one copy of its record; on failure e is left as calloc made it, apart from the
+ * links every enclave has. */
+static int load_record(struct enclaved *d, const char *id, const char *path, struct enclave *e,
+		       char **error)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r;
+
+	reset_enclave(d, e);
+	r = util_read_file(path, STATE_RECORD_MAX, &text, &len);
+	if (r < 0)
+		return asprintf(error, "cannot read it: %s", strerror(-r)) < 0 ? -ENOMEM : r;
+	r = state_record_decode(text, len, id, e, error);
+	if (r < 0)
+		reset_enclave(d, e);
+	return r;
+}
+
 static void adopt_one(struct enclaved *d, const char *id, const char *record_path)
 {
-	_cleanup_free_ char *text = NULL, *error = NULL;
+	_cleanup_free_ char *error = NULL;
 	struct enclave *e = calloc(1, sizeof(*e));
-	char why[400] = "", corrupt[4400];
-	size_t len = 0;
+	char why[400] = "", corrupt[4400], backup[4200];
 	int pidfd = -1, r;
 
 	if (!e) {
 		log_error("enclave record %s: out of memory", record_path);
 		return;
 	}
-	e->daemon = d;
-	e->channel_fd = -1;
-	e->pidfd = -1;
-	e->adopted = true;
-	r = util_read_file(record_path, STATE_RECORD_MAX, &text, &len);
-	if (r == 0)
-		r = state_record_decode(text, len, id, e, &error);
-	else
-		r = asprintf(&error, "cannot read it: %s", strerror(-r)) < 0 ? -ENOMEM : r;
+	r = load_record(d, id, record_path, e, &error);
 	if (r < 0) {
+		_cleanup_free_ char *backup_error = NULL;
+		int rb = -ENAMETOOLONG;
+
 		snprintf(corrupt, sizeof(corrupt), "%s.corrupt", record_path);
-		log_error("enclave record %s is damaged: %s; not trusted, kept as %s (its VMM, if "
-			  "any, is not re-adopted: end it by hand)",
-			  record_path, error ? error : strerror(-r), corrupt);
-		if (rename(record_path, corrupt) < 0)
+		if (state_path(d, id, STATE_BACKUP_SUFFIX, backup, sizeof(backup)) == 0)
+			rb = load_record(d, id, backup, e, &backup_error);
+		if (rb == 0) {
+			log_warn("enclave record %s is damaged: %s; recovered from %s, the damaged "
+				 "copy kept as %s",
+				 record_path, error ? error : strerror(-r), backup, corrupt);
+		} else {
+			log_error("enclave record %s is damaged: %s; its backup %s too: %s; not "
+				  "trusted, kept as %s (its VMM, if any, is not re-adopted: end it "
+				  "by hand)",
+				  record_path, error ? error : strerror(-r), backup,
+				  backup_error ? backup_error : strerror(-rb), corrupt);
+		}
+		if (rename(record_path, corrupt) < 0 && errno != ENOENT)
 			log_warn("cannot rename %s: %s", record_path, strerror(errno));
-		enclave_free(e);
-		return;
+		if (rb < 0) {
+			enclave_free(e);
+			return;
+		}
 	}
 	if (e->generation > d->registry.next_generation)
 		d->registry.next_generation = e->generation;
@@ -362,31 +397,70 @@ static void adopt_one(struct enclaved *d, const char *id, const char *record_pat
 	enclave_add(d, e);
 }
 
+/* The id a record file is for, when the name is <id>.json or <id>.json.bak. */
+static bool record_id(const char *name, char *id, size_t id_size)
+{
+	static const char *const suffixes[] = {".json", STATE_BACKUP_SUFFIX};
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(suffixes); i++) {
+		size_t k = strlen(suffixes[i]);
+		if (n > k && n - k < id_size && strcmp(name + n - k, suffixes[i]) == 0) {
+			memcpy(id, name, n - k);
+			id[n - k] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
 int state_adopt_all(struct enclaved *d)
 {
 	char dir[4200];
 	struct dirent *de;
 	DIR *dh;
-	size_t adopted = 0;
+	char(*ids)[ENCLAVE_ID_MAX] = NULL;
+	size_t n_ids = 0, examined = 0;
+	int r = 0;
 
 	snprintf(dir, sizeof(dir), "%s/" STATE_RECORD_DIR, d->opts.runtime_dir);
 	dh = opendir(dir);
 	if (!dh)
 		return errno == ENOENT ? 0 : -errno;
+	/* Names first, adoption after: adopting rewrites records, and a directory changed while
+	 * it is read may show the new entries again (tmpfs does), which would adopt twice. */
 	while ((de = readdir(dh))) {
-		char id[ENCLAVE_ID_MAX], path[4200 + ENCLAVE_ID_MAX];
-		size_t n = strlen(de->d_name);
-		if (n <= 5 || strcmp(de->d_name + n - 5, ".json") != 0 || n - 5 >= sizeof(id))
+		char id[ENCLAVE_ID_MAX], (*grown)[ENCLAVE_ID_MAX];
+		bool seen = false;
+
+		if (!record_id(de->d_name, id, sizeof(id)))
 			continue;
-		memcpy(id, de->d_name, n - 5);
-		id[n - 5] = '\0';
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		adopt_one(d, id, path);
-		adopted++;
+		for (size_t i = 0; i < n_ids && !seen; i++)
+			seen = strcmp(ids[i], id) == 0;
+		if (seen)
+			continue;
+		grown = reallocarray(ids, n_ids + 1, sizeof(*ids));
+		if (!grown) {
+			r = -ENOMEM;
+			goto out;
+		}
+		ids = grown;
+		memcpy(ids[n_ids++], id, sizeof(id));
 	}
-	closedir(dh);
-	if (adopted)
-		log_info("re-adoption: %zu enclave record(s) examined", adopted);
+	for (size_t i = 0; i < n_ids; i++) {
+		char path[4200 + ENCLAVE_ID_MAX];
+
+		if (state_path(d, ids[i], ".json", path, sizeof(path)) < 0 ||
+		    enclave_find(d, ids[i], NULL))
+			continue;
+		adopt_one(d, ids[i], path);
+		examined++;
+	}
+	if (examined)
+		log_info("re-adoption: %zu enclave record(s) examined", examined);
 	enclaved_notify_status(d);
-	return 0;
+out:
+	free(ids);
+	closedir(dh);
+	return r;
 }

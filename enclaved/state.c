@@ -147,16 +147,25 @@ int state_record_save(const struct enclave *e)
 	if ((r = ensure_dir(e)) < 0 ||
 	    (r = state_path(e->daemon, e->id, ".json", path, sizeof(path))) < 0 ||
 	    (r = state_record_encode(e, &text, &len)) < 0 ||
-	    (r = util_write_file_atomic(path, text, len, 0600)) < 0)
+	    (r = util_write_file_atomic(path, text, len, 0600)) < 0) {
 		log_warn("%s: cannot persist the enclave record %s: %s (it will not be re-adopted "
 			 "after an enclaved restart)",
 			 e->id, path, strerror(-r));
+		return r;
+	}
+	/* The rename makes a torn record impossible, not a damaged one (a bad block, a careless
+	 * hand): a second copy, written only once the first is complete, lets re-adoption recover.
+	 * A crash between the two leaves the first one whole, so the pair never both go bad. */
+	if ((r = state_path(e->daemon, e->id, STATE_BACKUP_SUFFIX, path, sizeof(path))) < 0 ||
+	    (r = util_write_file_atomic(path, text, len, 0600)) < 0)
+		log_warn("%s: cannot write the backup record %s: %s", e->id, path, strerror(-r));
 	return r;
 }
 
 void state_record_remove(const struct enclaved *d, const char *id)
 {
-	static const char *const suffixes[] = {".json", ".attest", ".json.corrupt"};
+	static const char *const suffixes[] = {".json", STATE_BACKUP_SUFFIX, ".attest",
+					       ".json.corrupt"};
 	char path[4200];
 
 	for (size_t i = 0; i < UTIL_ARRAY_SIZE(suffixes); i++)

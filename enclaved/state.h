@@ -11,7 +11,8 @@
  * Format: one header line "enclaved-enclave-record 1 sha256=<64 hex> len=<n>\n", then n bytes
  * of JSON. A wrong version, length or checksum (a torn or damaged file) is reported and the
  * record is never trusted. Writes are atomic (util_write_file_atomic: temp file, fsync,
- * rename). */
+ * rename), and each record has a second copy, <id>.json.bak, written after the first, from
+ * which a damaged <id>.json is recovered at re-adoption. */
 #pragma once
 
 #include <stdbool.h>
@@ -25,6 +26,7 @@ struct enclaved;
 #define STATE_RECORD_VERSION 1
 #define STATE_RECORD_DIR     "enclave-records"
 #define STATE_RECORD_MAX     (64u * 1024u)
+#define STATE_BACKUP_SUFFIX  ".json.bak"
 
 /* <runtime>/enclave-records/<id><suffix>; -ENAMETOOLONG when it does not fit. */
 int state_path(const struct enclaved *d, const char *id, const char *suffix, char *buf, size_t len);

@@ -92,9 +92,11 @@ assert_eq "$(pool_used)" "$before" "pool after SIGTERM restart"
 
 # While the daemon is down: one VMM is killed, another one's guest ends (SIGTERM: the VMM
 # leaves its reason in vmm-exit); two damaged records appear (garbage, and a torn copy of a
-# real one).
+# real one) and are set aside; a live enclave's torn record and another's missing one are
+# recovered from their backups.
 victim=$5
 ended=$4
+second=$2
 damage() {
 	pkill -KILL -f "$TEST_DIR/run/enclaves/$victim" || true
 	pkill -TERM -f "$TEST_DIR/run/enclaves/$ended" || true
@@ -102,6 +104,9 @@ damage() {
 	echo "garbage" >"$TEST_DIR/run/enclave-records/i-0000000000000000-enc00000000deadbeef.json"
 	head -c 150 "$TEST_DIR/run/enclave-records/$first.json" \
 		>"$TEST_DIR/run/enclave-records/i-0000000000000000-enc00000000feedf00d.json"
+	# Two live enclaves' records go bad: one torn in place, one gone; their backups recover.
+	truncate -s 150 "$TEST_DIR/run/enclave-records/$first.json"
+	rm "$TEST_DIR/run/enclave-records/$second.json"
 }
 restart TERM damage
 ids=$(echo "$ids" | sed "s/ $victim//; s/ $ended//")
@@ -122,13 +127,22 @@ grep -q "enc00000000feedf00d.json is damaged: .*torn" "$TEST_DIR/enclaved.log" |
 	fail "torn record not reported"
 [ -f "$TEST_DIR/run/enclave-records/i-0000000000000000-enc00000000deadbeef.json.corrupt" ] ||
 	fail "damaged record not set aside"
+grep -q "$first.json is damaged: .*torn.*; recovered from .*$first.json.bak" "$TEST_DIR/enclaved.log" ||
+	fail "torn record of a live enclave not recovered from its backup"
+[ -f "$TEST_DIR/run/enclave-records/$first.json.corrupt" ] || fail "torn record not set aside"
+for id in $first $second; do
+	cmp -s "$TEST_DIR/run/enclave-records/$id.json" "$TEST_DIR/run/enclave-records/$id.json.bak" ||
+		fail "record of $id not rewritten whole after its recovery"
+done
 check_all "after a VMM died while enclaved was down"
 
 "$ENCLAVECTL" terminate-enclave --all >/dev/null
 for id in $ids; do
 	assert_eq "$(field "$id" State)" TERMINATED "after terminate-enclave --all: $id"
 	! vmm_alive "$id" || fail "VMM of $id still running after its termination"
-	[ ! -e "$TEST_DIR/run/enclave-records/$id.json" ] || fail "record of $id left behind"
+	for suffix in .json .json.bak .json.corrupt .attest; do
+		[ ! -e "$TEST_DIR/run/enclave-records/$id$suffix" ] || fail "$id$suffix left behind"
+	done
 done
 assert_eq "$("$ENCLAVECTL" pool | json 'd["UsedMemoryMiB"], len(d["Enclaves"])')" "0 0" \
 	"pool after terminating every enclave"
