@@ -72,10 +72,27 @@ void rpc_frame_reader_init(struct rpc_frame_reader *reader)
 	memset(reader, 0, sizeof(*reader));
 }
 
+void rpc_frame_reader_set_budget(struct rpc_frame_reader *reader, struct rpc_frame_budget *budget)
+{
+	reader->budget = budget;
+}
+
+/* The payload buffer leaves the reader (handed over in a frame, or freed). */
+static void uncharge(struct rpc_frame_reader *reader)
+{
+	if (reader->budget)
+		reader->budget->used -= reader->charged;
+	reader->charged = 0;
+}
+
 void rpc_frame_reader_release(struct rpc_frame_reader *reader)
 {
+	struct rpc_frame_budget *budget = reader->budget;
+
+	uncharge(reader);
 	free(reader->payload);
 	rpc_frame_reader_init(reader);
+	reader->budget = budget;
 }
 
 bool rpc_frame_reader_idle(const struct rpc_frame_reader *reader)
@@ -94,18 +111,30 @@ static int reserve_payload(struct rpc_frame_reader *reader, size_t need)
 	while (cap < need)
 		cap *= 2;
 	cap = min_size(cap, reader->header.length);
+	if (reader->budget && cap > RPC_FRAME_BUDGET_FREE) {
+		size_t more = cap - reader->charged;
+		if (more > reader->budget->limit - reader->budget->used)
+			return -EBUSY;
+	}
 	p = realloc(reader->payload, cap);
 	if (!p)
 		return -ENOMEM;
 	reader->payload = p;
 	reader->payload_cap = cap;
+	if (reader->budget && cap > RPC_FRAME_BUDGET_FREE) {
+		reader->budget->used += cap - reader->charged;
+		reader->charged = cap;
+	}
 	return 0;
 }
 
 static void finish_frame(struct rpc_frame_reader *reader, struct rpc_frame *frame, bool oversized)
 {
+	/* The caller handles the frame and frees its payload before it feeds more bytes. */
+	uncharge(reader);
 	frame->header = reader->header;
-	frame->oversized = oversized;
+	frame->oversized = oversized && !reader->discard_over_budget;
+	frame->over_budget = reader->discard_over_budget;
 	frame->payload = oversized ? NULL : reader->payload;
 	if (!oversized && reader->header.length == 0) {
 		free(reader->payload);
@@ -117,18 +146,29 @@ static void finish_frame(struct rpc_frame_reader *reader, struct rpc_frame *fram
 	reader->header_have = 0;
 	reader->in_payload = false;
 	reader->discard_left = 0;
+	reader->discard_over_budget = false;
+}
+
+/* Drop the payload received so far and read the rest of the frame into nothing. */
+static void start_discard_over_budget(struct rpc_frame_reader *reader)
+{
+	uncharge(reader);
+	free(reader->payload);
+	reader->payload = NULL;
+	reader->payload_cap = 0;
+	reader->discard_left = reader->header.length - reader->payload_have;
+	reader->discard_over_budget = true;
 }
 
 int rpc_frame_reader_feed(struct rpc_frame_reader *reader, const uint8_t *data, size_t len,
 			  size_t *consumed, struct rpc_frame *frame)
 {
-	size_t used = 0;
+	size_t used = 0, n;
 	int r;
 
 	*consumed = 0;
 	if (!reader->in_payload) {
-		size_t n = min_size(len, RPC_FRAME_HEADER_SIZE - reader->header_have);
-
+		n = min_size(len, RPC_FRAME_HEADER_SIZE - reader->header_have);
 		memcpy(reader->header_buf + reader->header_have, data, n);
 		reader->header_have += n;
 		used += n;
@@ -143,9 +183,22 @@ int rpc_frame_reader_feed(struct rpc_frame_reader *reader, const uint8_t *data, 
 		    reader->header.length > RPC_FRAME_MAX ? reader->header.length : 0;
 	}
 
+	n = min_size(len - used, reader->header.length - reader->payload_have);
+	if (reader->discard_left == 0 && n > 0) {
+		r = reserve_payload(reader, reader->payload_have + n);
+		if (r == -EBUSY) {
+			start_discard_over_budget(reader);
+		} else if (r < 0) {
+			*consumed = used;
+			return r;
+		} else {
+			memcpy(reader->payload + reader->payload_have, data + used, n);
+			reader->payload_have += n;
+			used += n;
+		}
+	}
 	if (reader->discard_left > 0) {
-		size_t n = min_size(len - used, reader->discard_left);
-
+		n = min_size(len - used, reader->discard_left);
 		used += n;
 		reader->discard_left -= n;
 		*consumed = used;
@@ -153,18 +206,6 @@ int rpc_frame_reader_feed(struct rpc_frame_reader *reader, const uint8_t *data, 
 			return 0;
 		finish_frame(reader, frame, true);
 		return 1;
-	}
-
-	size_t n = min_size(len - used, reader->header.length - reader->payload_have);
-	if (n > 0) {
-		r = reserve_payload(reader, reader->payload_have + n);
-		if (r < 0) {
-			*consumed = used;
-			return r;
-		}
-		memcpy(reader->payload + reader->payload_have, data + used, n);
-		reader->payload_have += n;
-		used += n;
 	}
 	*consumed = used;
 	if (reader->payload_have < reader->header.length)

@@ -43,6 +43,19 @@ struct rpc_frame {
 	uint8_t *payload;
 	/* The frame was larger than RPC_FRAME_MAX: its payload has been read and thrown away. */
 	bool oversized;
+	/* The budget shared by the server's connections had no room for the payload: read and
+	 * thrown away too. */
+	bool over_budget;
+};
+
+/* Memory that partial frames may hold, shared by every reader of one server: without it, a
+ * thousand connections each sending most of a 4 MiB frame and stalling hold 4 GiB. Payloads up
+ * to RPC_FRAME_BUDGET_FREE are not counted, so that when large frames exhaust it the small
+ * requests every client sends still get through. */
+#define RPC_FRAME_BUDGET_FREE (64u << 10)
+struct rpc_frame_budget {
+	size_t used;
+	size_t limit;
 };
 
 struct rpc_frame_reader {
@@ -54,9 +67,14 @@ struct rpc_frame_reader {
 	size_t payload_cap;
 	size_t payload_have;
 	uint64_t discard_left;
+	bool discard_over_budget;
+	struct rpc_frame_budget *budget; /* NULL: no shared budget */
+	size_t charged;			 /* what this reader's payload counts against it */
 };
 
 void rpc_frame_reader_init(struct rpc_frame_reader *reader);
+/* Count this reader's large partial payloads against budget (which must outlive it). */
+void rpc_frame_reader_set_budget(struct rpc_frame_reader *reader, struct rpc_frame_budget *budget);
 void rpc_frame_reader_release(struct rpc_frame_reader *reader);
 /* true when no partial frame is pending (a clean place for the stream to end). */
 bool rpc_frame_reader_idle(const struct rpc_frame_reader *reader);
@@ -64,7 +82,8 @@ bool rpc_frame_reader_idle(const struct rpc_frame_reader *reader);
 /* Consume bytes from data until one frame completes or the input runs out. *consumed says how
  * many were used. Returns 1 with *frame filled, 0 when more input is needed (all of it was
  * consumed), or -ENOMEM. The payload buffer grows with the bytes that actually arrive, so a
- * header that merely claims 4 MiB costs nothing. */
+ * header that merely claims 4 MiB costs nothing; growth the budget cannot cover turns the
+ * frame into one that is read, thrown away and returned with over_budget set. */
 int rpc_frame_reader_feed(struct rpc_frame_reader *reader, const uint8_t *data, size_t len,
 			  size_t *consumed, struct rpc_frame *frame);
 

@@ -17,6 +17,8 @@
 /* Past this much unsent output (a stream handler outrunning a client that never reads) the
  * connection is dropped. */
 #define RPC_CONN_OUTPUT_MAX (16u << 20)
+/* What the partial frames of all connections may hold at once (rpc/frame.h). */
+#define RPC_SERVER_PARTIAL_FRAMES_MAX (64u << 20)
 
 struct event;
 struct bufferevent;
@@ -41,6 +43,7 @@ struct rpc_server {
 	int reserve_fd; /* /dev/null, given up to accept-and-refuse when out of fds; -1 if none */
 	struct rpc_conn *conns;
 	size_t n_conns;
+	struct rpc_frame_budget partial_frames;
 };
 
 struct rpc_conn {

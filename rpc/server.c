@@ -39,6 +39,7 @@ int rpc_server_new(struct event_base *base, struct rpc_server **out)
 	if (!server)
 		return -ENOMEM;
 	server->base = base;
+	server->partial_frames.limit = RPC_SERVER_PARTIAL_FRAMES_MAX;
 	/* Held back so that, out of fds, the server can still accept a connection to refuse it. */
 	server->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	*out = server;
@@ -230,6 +231,13 @@ static int handle_frame(struct rpc_conn *conn, const struct rpc_frame *frame)
 		return rpc_conn_send_status(conn, id, RPC_RESOURCE_EXHAUSTED,
 					    "message length %u exceed maximum message size of %u",
 					    frame->header.length, RPC_FRAME_MAX);
+	if (frame->over_budget)
+		return rpc_conn_send_status(
+		    conn, id, RPC_RESOURCE_EXHAUSTED,
+		    "message length %u: the server is already receiving %zu bytes of large "
+		    "messages (at most %zu at a time); retry later",
+		    frame->header.length, conn->server->partial_frames.used,
+		    conn->server->partial_frames.limit);
 	if (id % 2 != 1)
 		return rpc_conn_send_status(conn, id, RPC_INVALID_ARGUMENT,
 					    "StreamID must be odd for client initiated streams");
@@ -385,6 +393,7 @@ int rpc_server_add_connection(struct rpc_server *server, int fd)
 	conn->server = server;
 	conn->peer = peer;
 	rpc_frame_reader_init(&conn->reader);
+	rpc_frame_reader_set_budget(&conn->reader, &server->partial_frames);
 	conn->bev = bufferevent_socket_new(server->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	conn->resume = event_new(server->base, -1, 0, resume_cb, conn);
 	if (!conn->bev || !conn->resume) {

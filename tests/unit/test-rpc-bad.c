@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "rpc/internal.h"
 #include "tests/unit/test-rpc-harness.h"
 
 static int setup(void **state)
@@ -61,6 +62,50 @@ static void test_oversized_frame(void **state)
 			  "message length 4194305 exceed maximum message size of 4194304");
 	raw_expect_echo(fd, 3);
 	close(fd);
+	harness_check_serving(h);
+}
+
+/* Connections that each send most of a 4 MiB frame and stall hold the server-wide budget for
+ * partial frames; past it, a large frame elsewhere is read, thrown away and refused, while small
+ * requests still pass, and the budget comes back when a holder goes. */
+static void test_partial_frames_budget(void **state)
+{
+	enum { HOLDERS = RPC_SERVER_PARTIAL_FRAMES_MAX / RPC_FRAME_MAX };
+	struct harness *h = *state;
+	size_t big = 100u << 10;
+	uint8_t *junk = calloc(1, RPC_FRAME_MAX);
+	int holders[HOLDERS], fd;
+	char expected[200];
+	uint8_t *request = NULL;
+	size_t request_len = 0;
+
+	assert_non_null(junk);
+	for (int i = 0; i < HOLDERS; i++) {
+		holders[i] = raw_connect(h);
+		/* A send of this size returns once the server has read all but a socket buffer. */
+		raw_send_frame(holders[i], RPC_FRAME_MAX, 1, RPC_FRAME_REQUEST, 0, junk,
+			       RPC_FRAME_MAX - 1);
+	}
+	assert_int_equal(rpc_message_request_encode(TEST_SERVICE, "Echo", junk, big, 0, NULL, 0,
+						    &request, &request_len),
+			 0);
+	fd = raw_connect(h);
+	raw_send_frame(fd, (uint32_t)request_len, 1, RPC_FRAME_REQUEST, 0, request, request_len);
+	snprintf(expected, sizeof(expected),
+		 "message length %zu: the server is already receiving %u bytes of large messages "
+		 "(at most %u at a time); retry later",
+		 request_len, RPC_SERVER_PARTIAL_FRAMES_MAX, RPC_SERVER_PARTIAL_FRAMES_MAX);
+	raw_expect_status(fd, 1, RPC_RESOURCE_EXHAUSTED, expected);
+	raw_expect_echo(fd, 3);
+	close(holders[0]);
+	assert_int_equal(harness_wait_connections(h, HOLDERS), HOLDERS);
+	raw_send_frame(fd, (uint32_t)request_len, 5, RPC_FRAME_REQUEST, 0, request, request_len);
+	raw_expect_status(fd, 5, RPC_OK, "");
+	for (int i = 1; i < HOLDERS; i++)
+		close(holders[i]);
+	close(fd);
+	free(junk);
+	free(request);
 	harness_check_serving(h);
 }
 
@@ -320,6 +365,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_oversized_frame),
+	    cmocka_unit_test(test_partial_frames_budget),
 	    cmocka_unit_test(test_truncated_header_then_eof),
 	    cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_even_stream_id),

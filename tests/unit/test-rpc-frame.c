@@ -189,6 +189,73 @@ static void test_reader_grows_with_data(void **state)
 	rpc_frame_reader_release(&r);
 }
 
+/* Feed a whole frame of `length` zero bytes after its header in 4 KiB pieces; returns the
+ * feed's last result. */
+static int feed_frame(struct rpc_frame_reader *r, uint32_t length, uint32_t stream_id,
+		      size_t stop_after, struct rpc_frame *f)
+{
+	struct rpc_frame_header h = {.length = length, .stream_id = stream_id, .type = 1};
+	static uint8_t zeros[4096];
+	uint8_t raw[RPC_FRAME_HEADER_SIZE];
+	size_t used, sent = 0;
+	int ret;
+
+	rpc_frame_header_encode(&h, raw);
+	ret = rpc_frame_reader_feed(r, raw, sizeof(raw), &used, f);
+	assert_int_equal(used, sizeof(raw));
+	while (ret == 0 && sent < stop_after) {
+		size_t n = stop_after - sent < sizeof(zeros) ? stop_after - sent : sizeof(zeros);
+		ret = rpc_frame_reader_feed(r, zeros, n, &used, f);
+		assert_int_equal(used, n);
+		sent += n;
+	}
+	return ret;
+}
+
+/* Readers that share a budget: large partial payloads count against it, small ones do not, a
+ * frame the budget cannot hold is read and comes back over_budget, and every byte charged is
+ * given back. */
+static void test_reader_budget(void **state)
+{
+	struct rpc_frame_budget budget = {.limit = 1u << 20};
+	struct rpc_frame_reader a, b;
+	struct rpc_frame f;
+
+	rpc_frame_reader_init(&a);
+	rpc_frame_reader_init(&b);
+	rpc_frame_reader_set_budget(&a, &budget);
+	rpc_frame_reader_set_budget(&b, &budget);
+	/* a holds 700 KiB of a 700 KiB + 1 frame. */
+	assert_int_equal(feed_frame(&a, (700u << 10) + 1, 1, 700u << 10, &f), 0);
+	assert_int_equal(budget.used, (700u << 10) + 1);
+	/* b: a small frame passes regardless; a 400 KiB one does not fit and is thrown away. */
+	assert_int_equal(feed_frame(&b, 60000, 1, 60000, &f), 1);
+	assert_false(f.over_budget);
+	assert_non_null(f.payload);
+	free(f.payload);
+	assert_int_equal(feed_frame(&b, 400u << 10, 3, 400u << 10, &f), 1);
+	assert_true(f.over_budget);
+	assert_false(f.oversized);
+	assert_null(f.payload);
+	assert_int_equal(f.header.stream_id, 3);
+	assert_int_equal(f.header.length, 400u << 10);
+	assert_int_equal(budget.used, (700u << 10) + 1);
+	/* a completes: its charge goes back, and b's next large frame fits. */
+	assert_int_equal(rpc_frame_reader_feed(&a, (const uint8_t *)"x", 1, &(size_t){0}, &f), 1);
+	assert_false(f.over_budget);
+	free(f.payload);
+	assert_int_equal(budget.used, 0);
+	assert_int_equal(feed_frame(&b, 400u << 10, 5, 400u << 10, &f), 1);
+	assert_false(f.over_budget);
+	free(f.payload);
+	/* A reader released mid-frame gives its charge back. */
+	assert_int_equal(feed_frame(&a, 900u << 10, 7, 300u << 10, &f), 0);
+	assert_true(budget.used > 0);
+	rpc_frame_reader_release(&a);
+	assert_int_equal(budget.used, 0);
+	rpc_frame_reader_release(&b);
+}
+
 static void test_build(void **state)
 {
 	uint8_t *buf = NULL;
@@ -312,6 +379,7 @@ int main(void)
 	    cmocka_unit_test(test_reader_many_in_one_buffer),
 	    cmocka_unit_test(test_reader_oversized),
 	    cmocka_unit_test(test_reader_grows_with_data),
+	    cmocka_unit_test(test_reader_budget),
 	    cmocka_unit_test(test_build),
 	    cmocka_unit_test(test_response_bytes),
 	    cmocka_unit_test(test_request_round_trip),
