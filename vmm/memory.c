@@ -92,6 +92,8 @@ void *vmm_memory_ptr(const struct vmm_memory *mem, uint64_t gpa, uint64_t len)
 			continue;
 		if (len > r->size - (gpa - r->gpa))
 			return NULL;
+		if (r->usable && !r->usable(r->usable_opaque, gpa - r->gpa, len))
+			return NULL;
 		return r->hva + (gpa - r->gpa);
 	}
 	return NULL;

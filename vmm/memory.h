@@ -19,6 +19,10 @@ struct vmm_memory_region {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *hva;
+	/* NULL, or whether [offset, offset+len) of the region may be touched now (hotplug memory:
+	 * only its plugged blocks). */
+	bool (*usable)(const void *opaque, uint64_t offset, uint64_t len);
+	const void *usable_opaque;
 };
 
 struct vmm_memory {
@@ -41,7 +45,8 @@ void vmm_memory_init_buffer(struct vmm_memory *mem, void *buf, uint64_t size);
 void vmm_memory_free(struct vmm_memory *mem);
 
 /* Host address of [gpa, gpa+len), or NULL unless the whole range (len may be 0) lies inside
- * one RAM region. Overflow-safe for any gpa/len. */
+ * one RAM region, and in a part of it the region's usable() allows. Overflow-safe for any
+ * gpa/len. */
 void *vmm_memory_ptr(const struct vmm_memory *mem, uint64_t gpa, uint64_t len);
 
 /* Copy between guest RAM and the host. -EFAULT (and a debug log naming gpa/len) when the

@@ -237,6 +237,17 @@ static void handle_mmio(struct vcpu *c)
 	if (virtio_mmio_access(c->vmm, run->mmio.phys_addr, run->mmio.data, len,
 			       run->mmio.is_write))
 		return;
+	/* Unplugged hotplug memory is closed in the VMM's mapping: depending on the host, KVM
+	 * then fails KVM_RUN (EFAULT, see vcpu_thread) or reports the access as MMIO. Either way
+	 * the guest broke the virtio-mem rules, and it alone pays. */
+	if (run->mmio.phys_addr - c->vmm->hotplug_gpa < c->vmm->hotplug_size) {
+		vmm_end(c->vmm, VMM_EXIT_KVM_ERROR,
+			"vCPU %u: the guest touched hotplug memory it has not plugged (%s at gpa "
+			"0x%llx)",
+			c->index, run->mmio.is_write ? "write" : "read",
+			(unsigned long long)run->mmio.phys_addr);
+		return;
+	}
 	log_debug("vCPU %u: %s of %u bytes at unbacked gpa 0x%llx", c->index,
 		  run->mmio.is_write ? "write" : "read", len,
 		  (unsigned long long)run->mmio.phys_addr);
@@ -319,8 +330,15 @@ static void *vcpu_thread(void *arg)
 					check_halted(c);
 				continue;
 			}
-			vmm_end(c->vmm, VMM_EXIT_KVM_ERROR, "vCPU %u: KVM_RUN: %s", c->index,
-				strerror(errno));
+			if (errno == EFAULT && c->vmm->mem_set_requested)
+				/* The only guest memory KVM cannot map is closed hotplug memory. */
+				vmm_end(c->vmm, VMM_EXIT_KVM_ERROR,
+					"vCPU %u: the guest touched hotplug memory it has not "
+					"plugged (KVM_RUN: %s)",
+					c->index, strerror(errno));
+			else
+				vmm_end(c->vmm, VMM_EXIT_KVM_ERROR, "vCPU %u: KVM_RUN: %s",
+					c->index, strerror(errno));
 			break;
 		}
 		switch (c->run->exit_reason) {

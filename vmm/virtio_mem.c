@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct virtio_mem {
 	uint64_t addr, size, block_size;
@@ -17,6 +18,7 @@ struct virtio_mem {
 	uint64_t plugged, requested;
 	int fd;
 	uint64_t fd_offset;
+	uint8_t *map;
 	virtio_mem_change_fn on_change;
 	void *opaque;
 	uint64_t *bitmap; /* bit per block: plugged */
@@ -80,6 +82,7 @@ int virtio_mem_new(const struct virtio_mem_params *p, struct virtio_mem **out)
 	m->nr_blocks = p->size / bs;
 	m->fd = p->fd;
 	m->fd_offset = p->fd_offset;
+	m->map = p->map;
 	m->on_change = p->on_change;
 	m->opaque = p->opaque;
 	m->bitmap = calloc((m->nr_blocks + 63) / 64, sizeof(uint64_t));
@@ -124,26 +127,55 @@ static uint64_t count_plugged(const struct virtio_mem *m, uint64_t first, uint64
 	return c;
 }
 
-/* Allocate (plug) or release (unplug) the backing of blocks [first, first+n). */
+bool virtio_mem_range_plugged(const struct virtio_mem *m, uint64_t offset, uint64_t len)
+{
+	uint64_t first, last;
+
+	if (offset >= m->size || len > m->size - offset)
+		return false;
+	first = offset / m->block_size;
+	last = len ? (offset + len - 1) / m->block_size : first;
+	for (uint64_t b = first; b <= last; b++)
+		if (!virtio_mem_block_plugged(m, b))
+			return false;
+	return true;
+}
+
+/* Allocate (plug) or release (unplug) the backing of blocks [first, first+n), and open or close
+ * the VMM's mapping of them. Closed before the hole is punched, so that no access can bring a
+ * page back in between. */
 static int back_blocks(struct virtio_mem *m, uint64_t first, uint64_t n, bool plug)
 {
 	off_t off = (off_t)(m->fd_offset + first * m->block_size);
 	off_t len = (off_t)(n * m->block_size);
-	int mode = plug ? 0 : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	uint8_t *at = m->map ? m->map + first * m->block_size : NULL;
+	int r;
 
 	if (m->fd < 0)
 		return 0;
-	if (fallocate(m->fd, mode, off, len) < 0) {
-		int r = -errno;
+	if (!plug && at && mprotect(at, (size_t)len, PROT_NONE) < 0)
+		log_warn("virtio-mem: closing %lld bytes at region offset %llu: %m", (long long)len,
+			 (unsigned long long)(first * m->block_size));
+	if (fallocate(m->fd, plug ? 0 : FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len) < 0) {
+		r = -errno;
 		log_warn("virtio-mem: %s %lld bytes at region offset %llu: %m",
 			 plug ? "allocating" : "releasing", (long long)len,
 			 (unsigned long long)(first * m->block_size));
-		if (plug) /* give back what a partial allocation got */
-			(void)fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
-					len);
-		return r;
+		goto undo;
+	}
+	if (plug && at && mprotect(at, (size_t)len, PROT_READ | PROT_WRITE) < 0) {
+		r = -errno;
+		log_warn("virtio-mem: opening %lld bytes at region offset %llu: %m", (long long)len,
+			 (unsigned long long)(first * m->block_size));
+		goto undo;
 	}
 	return 0;
+undo:
+	if (plug) /* give back what a partial allocation got */
+		(void)fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len);
+	else if (at) /* the blocks stay plugged: the guest keeps them */
+		(void)mprotect(at, (size_t)len, PROT_READ | PROT_WRITE);
+	return r;
 }
 
 static uint16_t get16(const uint8_t *p)

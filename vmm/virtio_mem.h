@@ -72,6 +72,10 @@ struct virtio_mem_params {
 	uint64_t block_size; /* a power of two >= 4 KiB (0 = VIRTIO_MEM_BLOCK_SIZE) */
 	int fd;		     /* backing memfd (not owned), -1 = no backing (tests) */
 	uint64_t fd_offset;  /* byte offset of the region in fd, page-aligned */
+	/* The VMM's mapping of the region (NULL in tests): blocks are PROT_NONE while unplugged,
+	 * so a guest (through KVM) or a device that touches one faults instead of taking host
+	 * memory the pool never gave it. The caller maps it PROT_NONE. */
+	uint8_t *map;
 	virtio_mem_change_fn on_change;
 	void *opaque;
 };
@@ -90,6 +94,10 @@ int virtio_mem_layout(uint64_t boot_bytes, uint64_t max_bytes, uint64_t *addr, u
 
 int virtio_mem_new(const struct virtio_mem_params *p, struct virtio_mem **out);
 void virtio_mem_free(struct virtio_mem *m);
+
+/* Every block that [offset, offset+len) of the region touches is plugged (len 0: the block at
+ * offset). For the VMM's own accesses to guest memory. */
+bool virtio_mem_range_plugged(const struct virtio_mem *m, uint64_t offset, uint64_t len);
 
 /* Answer one request of len bytes (hostile): fills resp (VIRTIO_MEM_RESP_SIZE bytes) and
  * returns the response type. Blocks are plugged/unplugged (and backed/punched) here. */

@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 
@@ -33,6 +34,7 @@ struct mem_device {
 	struct virtio_mem *core;
 	uint8_t *map;
 	uint64_t map_size;
+	int fault_fd; /* eventfd: a device touched an unplugged block (see on_fault) */
 };
 
 /* Only one device per VMM, so the hook and the standalone schedule may be file-level. */
@@ -177,6 +179,66 @@ static void mem_config_read(void *opaque, uint32_t offset, void *data, uint32_t 
 	virtio_mem_config_read(d->core, offset, data, len);
 }
 
+static bool region_usable(const void *opaque, uint64_t offset, uint64_t len)
+{
+	return virtio_mem_range_plugged(opaque, offset, len);
+}
+
+/* A device's access to an unplugged (PROT_NONE) block: only a chain the guest posted in a block
+ * it then unplugged gets here, since every new access checks region_usable first. Put throwaway
+ * memory under that one block so the access completes, and end the enclave from the event
+ * loop: the guest broke the rules and is the only one to pay. Any other fault keeps its
+ * default action. Runs in a signal handler: syscalls and atomics only. */
+static void on_fault(int sig, siginfo_t *si, void *context)
+{
+	struct mem_device *d = the_device;
+	uint8_t *p = si->si_addr;
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+
+	(void)context;
+	if (d && d->map && p >= d->map && p < d->map + d->map_size) {
+		uint8_t *block =
+		    d->map + (uint64_t)(p - d->map) / VIRTIO_MEM_BLOCK_SIZE * VIRTIO_MEM_BLOCK_SIZE;
+		uint64_t one = 1;
+
+		if (mmap(block, VIRTIO_MEM_BLOCK_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+			 0) != MAP_FAILED &&
+		    write(d->fault_fd, &one, sizeof(one)) == sizeof(one))
+			return;
+	}
+	(void)sigaction(sig, &dfl, NULL);
+}
+
+static void on_fault_event(int fd, uint32_t events, void *opaque)
+{
+	struct mem_device *d = opaque;
+	uint64_t n;
+
+	(void)events;
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	vmm_end(d->vmm, VMM_EXIT_ERROR,
+		"the guest unplugged hotplug memory that a device was still using");
+}
+
+static int catch_faults(struct mem_device *d)
+{
+	struct sigaction sa = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO};
+	int r;
+
+	d->fault_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->fault_fd < 0)
+		return -errno;
+	r = vmm_event_add_fd(d->vmm->loop, d->fault_fd, EPOLLIN, on_fault_event, d);
+	if (r < 0)
+		return r;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
 /* Once the guest runs, the hotplug region becomes RAM for the devices too (virtqueues and
  * buffers may live in plugged memory). Not earlier: the e820 map is built from the regions. */
 static void mem_driver_ok(void *opaque, uint64_t features)
@@ -189,8 +251,12 @@ static void mem_driver_ok(void *opaque, uint64_t features)
 	for (unsigned i = 0; i < mem->nr_regions; i++)
 		if (mem->regions[i].hva == d->map)
 			return;
-	mem->regions[mem->nr_regions++] = (struct vmm_memory_region){
-	    .gpa = virtio_mem_region_addr(d->core), .size = d->map_size, .hva = d->map};
+	mem->regions[mem->nr_regions++] =
+	    (struct vmm_memory_region){.gpa = virtio_mem_region_addr(d->core),
+				       .size = d->map_size,
+				       .hva = d->map,
+				       .usable = region_usable,
+				       .usable_opaque = d->core};
 }
 
 static const struct virtio_device_ops mem_ops = {
@@ -220,9 +286,9 @@ static int map_region(struct mem_device *d, uint64_t gpa, uint64_t size)
 			  (unsigned long long)(off + size));
 		return r;
 	}
-	/* Holes until plugged; a block the guest touches without plugging it is its loss. */
-	d->map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, vmm->mem.fd,
-		      (off_t)off);
+	/* Holes until plugged, and closed: a guest that touches a block it did not plug makes
+	 * KVM_RUN fail (EFAULT) and ends; it cannot take memory the pool did not give it. */
+	d->map = mmap(NULL, size, PROT_NONE, MAP_SHARED | MAP_NORESERVE, vmm->mem.fd, (off_t)off);
 	if (d->map == MAP_FAILED) {
 		int r = -errno;
 		d->map = NULL;
@@ -252,6 +318,8 @@ static void mem_device_free(struct mem_device *d)
 		return;
 	if (d->map)
 		munmap(d->map, d->map_size);
+	if (d->fault_fd >= 0)
+		close(d->fault_fd);
 	virtio_mem_free(d->core);
 	free(d);
 }
@@ -276,16 +344,25 @@ static int mem_device_init(struct vmm *vmm)
 	if (!d)
 		return -ENOMEM;
 	d->vmm = vmm;
+	d->fault_fd = -1;
 	p.on_change = on_change;
 	p.opaque = d;
-	if ((r = virtio_mem_new(&p, &d->core)) < 0 || (r = map_region(d, p.addr, p.size)) < 0 ||
-	    (r = virtio_mmio_register(vmm, &mem_ops, d, &d->dev)) < 0) {
+	r = map_region(d, p.addr, p.size);
+	if (r == 0) {
+		p.map = d->map;
+		r = virtio_mem_new(&p, &d->core);
+	}
+	if (r < 0 || (r = virtio_mmio_register(vmm, &mem_ops, d, &d->dev)) < 0) {
 		mem_device_free(d);
 		return r;
 	}
 	/* The device lives as long as the process (the slot keeps pointing at it). */
 	the_device = d;
+	if ((r = catch_faults(d)) < 0)
+		return r;
 	vmm->mem_set_requested = virtio_mem_vmm_set_requested;
+	vmm->hotplug_gpa = p.addr;
+	vmm->hotplug_size = p.size;
 	log_debug("virtio-mem: %llu MiB at 0x%llx in %llu MiB blocks",
 		  (unsigned long long)(p.size >> 20), (unsigned long long)p.addr,
 		  (unsigned long long)(VIRTIO_MEM_BLOCK_SIZE >> 20));

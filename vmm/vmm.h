@@ -61,6 +61,7 @@ struct vmm {
 	struct virtio_mmio_dev *virtio[8]; /* by slot, see vmm/virtio_mmio.h */
 	/* Set by the virtio-mem device when present: SetRequestedSize from enclaved. */
 	int (*mem_set_requested)(struct vmm *vmm, uint64_t bytes);
+	uint64_t hotplug_gpa, hotplug_size; /* its region; size 0 without the device */
 };
 
 /* Device init functions, collected at link time: every object that uses VMM_DEVICE_INIT adds

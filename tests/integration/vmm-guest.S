@@ -4,6 +4,8 @@
  *   t  triple fault (ud2, no IDT)  i  sti; hlt forever (until terminated)
  *   c  print the command line and the e820 entry count, then power off
  *   m  touch 64 MiB from 4 MiB, print "touched", then sti; hlt forever
+ *   u  write to 128 MiB (with 128 MiB of boot memory: the first, unplugged, hotplug block),
+ *      print "wrote unplugged", then sti; hlt forever
  * Build: gcc -nostdlib -static -no-pie -Wl,-Ttext-segment=0x100000 -Wl,--build-id=none */
 	.code64
 	.text
@@ -26,6 +28,8 @@ _start:
 	je	cmdline
 	cmp	$'m', %r12b
 	je	touch
+	cmp	$'u', %r12b
+	je	unplugged
 	jmp	halt
 
 poweroff:
@@ -72,6 +76,13 @@ touch:
 	call	puts
 	jmp	idle
 
+unplugged:
+	mov	$0x8000000, %rdi
+	movb	$1, (%rdi)
+	lea	wrote(%rip), %rdi
+	call	puts
+	jmp	idle
+
 /* puts(rdi): NUL-terminated string to COM1, polling LSR.THRE. */
 puts:
 	movb	(%rdi), %al
@@ -98,4 +109,5 @@ banner:	.asciz	"vmm-guest: hello from ring 0\n"
 cmdmsg:	.asciz	"cmdline: "
 e820msg: .asciz	"\ne820: "
 touched: .asciz	"vmm-guest: touched\n"
+wrote:	.asciz	"vmm-guest: wrote unplugged\n"
 	.section .note.GNU-stack,"",@progbits

@@ -1,7 +1,8 @@
 #!/bin/bash
 # enclave-vmm on real KVM with a tiny ring-0 guest (vmm-guest.S): console output, the exit
 # reasons (power off, hlt with interrupts off, triple fault, termination), the zero page, two
-# vCPUs, the sandbox, and a forbidden syscall killing the VMM with SIGSYS.
+# vCPUs, the sandbox, a write to unplugged hotplug memory, and a forbidden syscall killing the
+# VMM with SIGSYS.
 . "$top_srcdir/tests/integration/lib.sh"
 need_kvm
 need_root
@@ -41,6 +42,17 @@ echo "$ERR" | grep -q "halted with interrupts disabled" || fail "reason: $ERR"
 run_vmm t
 assert_eq "$RC" 3 "triple fault exit status"
 echo "$ERR" | grep -q "triple fault" || fail "reason: $ERR"
+
+# Hotplug memory the guest did not plug is closed: writing to it ends the guest (KVM_RUN
+# fails), it does not take host memory. Sandboxed too, as under enclaved.
+for sandbox in "" "--sandbox-uid 65534 --sandbox-gid 65534 --runtime-dir $TEST_DIR/run"; do
+	mkdir -p "$TEST_DIR/run"
+	run_vmm u --max-memory-mib 256 $sandbox
+	assert_eq "$RC" 4 "write to unplugged memory exit status ($ERR)"
+	! echo "$OUT" | grep -q "wrote unplugged" || fail "the guest wrote to unplugged memory"
+	echo "$ERR" | grep -q "the guest touched hotplug memory it has not plugged" ||
+		fail "reason: $ERR"
+done
 
 # Two vCPUs: the second waits for a SIPI that never comes; the VMM still ends cleanly.
 if [ "$(nproc)" -ge 2 ]; then

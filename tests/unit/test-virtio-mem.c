@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -249,6 +250,72 @@ static void test_plug_unplug_backing(void **state)
 	assert_int_equal(req(f, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0, NULL), VIRTIO_MEM_RESP_ACK);
 }
 
+/* The permissions /proc/self/maps shows for the page at p ("rw-s", "---s"). */
+static void map_perms(const void *p, char out[5])
+{
+	FILE *maps = fopen("/proc/self/maps", "r");
+	char line[512];
+	uintptr_t a = (uintptr_t)p;
+
+	assert_non_null(maps);
+	strcpy(out, "?");
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perms[5];
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && a >= lo && a < hi) {
+			memcpy(out, perms, 5);
+			break;
+		}
+	}
+	fclose(maps);
+}
+
+/* With the VMM's mapping given, unplugged blocks are closed (PROT_NONE) and plugged ones open,
+ * and virtio_mem_range_plugged answers for the VMM's own accesses. */
+static void test_mapping_follows_plugs(void **state)
+{
+	struct fx *f = *state;
+	struct virtio_mem_params p = {
+	    .addr = REGION, .size = NBLOCKS * BS, .fd = f->fd, .fd_offset = 4ULL << 20};
+	uint8_t *map = mmap(NULL, NBLOCKS * BS, PROT_NONE, MAP_SHARED, f->fd, 4 << 20);
+	char perms[5];
+
+	assert_true(map != MAP_FAILED);
+	virtio_mem_free(f->m);
+	p.map = map;
+	assert_int_equal(virtio_mem_new(&p, &f->m), 0);
+	assert_int_equal(virtio_mem_set_requested(f->m, 4 * BS), 1);
+	assert_int_equal(req(f, VIRTIO_MEM_REQ_PLUG, BLK(1), 2, NULL), VIRTIO_MEM_RESP_ACK);
+	map_perms(map + 1 * BS, perms);
+	assert_string_equal(perms, "rw-s");
+	map_perms(map + 3 * BS - 1, perms);
+	assert_string_equal(perms, "rw-s");
+	map_perms(map, perms);
+	assert_string_equal(perms, "---s");
+	map_perms(map + 3 * BS, perms);
+	assert_string_equal(perms, "---s");
+	memset(map + BS, 0xa5, 2 * BS); /* plugged memory is usable */
+	assert_true(virtio_mem_range_plugged(f->m, BS, 2 * BS));
+	assert_true(virtio_mem_range_plugged(f->m, 2 * BS + 5, 0));
+	assert_false(virtio_mem_range_plugged(f->m, BS - 1, 2));
+	assert_false(virtio_mem_range_plugged(f->m, 2 * BS, BS + 1));
+	assert_false(virtio_mem_range_plugged(f->m, NBLOCKS * BS, 0));
+	assert_false(virtio_mem_range_plugged(f->m, BS, UINT64_MAX));
+	/* Unplugged again: closed, and the host holds nothing. */
+	assert_int_equal(req(f, VIRTIO_MEM_REQ_UNPLUG, BLK(1), 1, NULL), VIRTIO_MEM_RESP_ACK);
+	map_perms(map + BS, perms);
+	assert_string_equal(perms, "---s");
+	map_perms(map + 2 * BS, perms);
+	assert_string_equal(perms, "rw-s");
+	assert_int_equal(map[2 * BS], 0xa5);
+	assert_int_equal(req(f, VIRTIO_MEM_REQ_UNPLUG_ALL, 0, 0, NULL), VIRTIO_MEM_RESP_ACK);
+	map_perms(map + 2 * BS, perms);
+	assert_string_equal(perms, "---s");
+	assert_int_equal(fd_allocated(f), 0);
+	assert_false(virtio_mem_range_plugged(f->m, 2 * BS, 1));
+	assert_int_equal(munmap(map, NBLOCKS * BS), 0);
+}
+
 static void test_hostile(void **state)
 {
 	struct fx *f = *state;
@@ -410,6 +477,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_config, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_set_requested_bounds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_plug_unplug_backing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mapping_follows_plugs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_hostile, setup, teardown),
 	    cmocka_unit_test(test_backing_failure),
 	    cmocka_unit_test_setup_teardown(test_queue, setup, teardown),
