@@ -3,8 +3,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include "attest/attest.h"
 #include "common/log.h"
@@ -88,6 +91,46 @@ void attest_enclave_clear(struct attest_enclave *ae)
 {
 	pki_leaf_clear(&ae->leaf);
 	OPENSSL_cleanse(ae, sizeof(*ae));
+}
+
+int attest_enclave_renew_leaf(struct attest_enclave *ae, const struct pki *ca, time_t now,
+			      bool *renewed)
+{
+	const ASN1_TIME *not_before = X509_get0_notBefore(ae->leaf.cert);
+	const ASN1_TIME *not_after = X509_get0_notAfter(ae->leaf.cert);
+	ASN1_TIME *at = NULL;
+	struct pki_leaf fresh;
+	char cn[PKI_ENCLAVE_ID_MAX + 1];
+	int days, secs, left_days, left_secs, ret = -EIO;
+	int64_t validity, left;
+
+	*renewed = false;
+	if (!now)
+		now = time(NULL);
+	at = ASN1_TIME_set(NULL, now);
+	if (!at || !ASN1_TIME_diff(&days, &secs, not_before, not_after) ||
+	    !ASN1_TIME_diff(&left_days, &left_secs, at, not_after) ||
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(ae->leaf.cert), NID_commonName, cn,
+				      sizeof(cn)) <= 0) {
+		ERR_clear_error();
+		log_error("attest: cannot read the validity of %s's leaf", ae->nsm.module_id);
+		goto out;
+	}
+	validity = (int64_t)days * 86400 + secs;
+	left = (int64_t)left_days * 86400 + left_secs;
+	ret = 0;
+	if (validity <= 0 || left * 3 > validity)
+		goto out;
+	ret = pki_issue_leaf(ca, cn, now, (uint64_t)validity, &fresh);
+	if (ret < 0)
+		goto out;
+	/* The signer points at ae->leaf, which stays where it is. */
+	pki_leaf_clear(&ae->leaf);
+	ae->leaf = fresh;
+	*renewed = true;
+out:
+	ASN1_TIME_free(at);
+	return ret;
 }
 
 int attest_enclave_document(struct attest_enclave *ae, const struct nsm_attest_fields *fields,

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "attest/document.h"
 #include "attest/nsm.h"
@@ -40,6 +41,12 @@ struct attest_enclave {
 int attest_enclave_init(struct attest_enclave *ae, const struct pki *ca,
 			const struct attest_launch *launch);
 void attest_enclave_clear(struct attest_enclave *ae);
+/* An enclave may outlive its leaf. Once less than a third of the leaf's validity is left at
+ * now (0: the current time), replace it with a fresh key and certificate from ca, with the same
+ * subject and validity length, so that documents never carry an expired leaf. *renewed says
+ * whether it happened; on failure the old leaf stays in use. */
+int attest_enclave_renew_leaf(struct attest_enclave *ae, const struct pki *ca, time_t now,
+			      bool *renewed);
 
 /* A document over the enclave's current locked PCRs, asked for by its owner on the host
  * (Enclaves.Attest) rather than by the guest. *doc is malloc'ed. */

@@ -16,7 +16,6 @@
 #include "common/util.h"
 
 #define PKI_ORG		   "enclaved"
-#define PKI_ENCLAVE_ID_MAX 64 /* X.509 upper bound of a common name */
 #define PKI_ROOT_FILE	   "root-ca.pem"
 #define PKI_ROOT_KEY_FILE  "root-ca.key"
 #define PKI_INTER_FILE	   "intermediate-ca.pem"

@@ -16,6 +16,7 @@
 
 #define PKI_ROOT_LIFETIME_S	    (30ull * 365 * 24 * 3600)
 #define PKI_INTERMEDIATE_LIFETIME_S (5ull * 365 * 24 * 3600)
+#define PKI_ENCLAVE_ID_MAX	    64 /* X.509 upper bound of a common name */
 /* Certificate and key files larger than this are refused rather than parsed. */
 #define PKI_FILE_MAX (64 * 1024)
 

@@ -6,6 +6,7 @@
 #include "common/util.h"
 #include "enclaved/api.h"
 #include "enclaved/enclave.h"
+#include "enclaved/state.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@ void api_enclaves_attest(struct enclaved *d, struct rpc_call *call, const struct
 		goto out;
 	}
 	api_attest_reply(call, e->attestation, req);
+	(void)state_attestation_sync(e); /* the leaf may have been renewed */
 out:
 	protobuf_c_message_free_unpacked(&req->base, NULL);
 }

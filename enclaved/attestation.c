@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -21,23 +22,51 @@
 
 #define DEFAULT_MACHINE_ID_PATH "/etc/machine-id"
 
+#define LEAF_LIFETIME_MIN_S 10ull
+
 struct attestation {
 	struct pki pki;
 	bool have_machine_id; /* false: PCR4 stays zero (warned once at start) */
 	char machine_id[ATTEST_MACHINE_ID_LEN + 1];
+	uint64_t leaf_lifetime_s;
 };
 
 /* attest_enclave is self-referential (nsm -> signer -> leaf): it lives in its own
  * allocation and is never copied. */
 struct attestation_enclave {
 	struct attest_enclave ae;
+	struct enclaved *daemon; /* its PKI issues the renewed leaves */
 };
 
+/* "<n>[s|m|h|d]" in [LEAF_LIFETIME_MIN_S, the intermediate's lifetime]. */
+static int parse_lifetime(const char *value, uint64_t *out)
+{
+	static const struct {
+		char suffix;
+		uint64_t seconds;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	char number[32];
+	size_t len = strlen(value);
+	uint64_t n, unit = 1;
+
+	if (len == 0 || len >= sizeof(number))
+		return -EINVAL;
+	memcpy(number, value, len + 1);
+	for (size_t i = 0; i < UTIL_ARRAY_SIZE(units); i++)
+		if (number[len - 1] == units[i].suffix) {
+			number[len - 1] = '\0';
+			unit = units[i].seconds;
+		}
+	if (util_parse_u64(number, PKI_INTERMEDIATE_LIFETIME_S, &n) < 0 ||
+	    n > PKI_INTERMEDIATE_LIFETIME_S / unit || n * unit < LEAF_LIFETIME_MIN_S)
+		return -ERANGE;
+	*out = n * unit;
+	return 0;
+}
+
 static const char *const config_keys[] = {
-    "root_certificate",
-    "intermediate_certificate",
-    "intermediate_key",
-    "machine_id",
+    "root_certificate", "intermediate_certificate", "intermediate_key", "machine_id",
+    "leaf_lifetime",
 };
 
 int attestation_config_check(const char *key, const char *value, char **error)
@@ -50,10 +79,22 @@ int attestation_config_check(const char *key, const char *value, char **error)
 	if (!known)
 		return asprintf(error,
 				"unknown key '%s' (known: root_certificate, "
-				"intermediate_certificate, intermediate_key, machine_id)",
+				"intermediate_certificate, intermediate_key, machine_id, "
+				"leaf_lifetime)",
 				key) < 0
 			   ? -ENOMEM
 			   : -EINVAL;
+	if (strcmp(key, "leaf_lifetime") == 0) {
+		uint64_t seconds;
+		if (parse_lifetime(value, &seconds) == 0)
+			return 0;
+		return asprintf(error,
+				"'%s' is not a lifetime from %llus to %llud (a number with an "
+				"optional s, m, h or d)",
+				value, LEAF_LIFETIME_MIN_S, PKI_INTERMEDIATE_LIFETIME_S / 86400) < 0
+			   ? -ENOMEM
+			   : -EINVAL;
+	}
 	if (value[0] != '/')
 		return asprintf(error, "'%s' is not an absolute path", value) < 0 ? -ENOMEM
 										  : -EINVAL;
@@ -107,6 +148,7 @@ static int open_pki(struct enclaved *d, struct pki *pki)
 int attestation_init(struct enclaved *d)
 {
 	const char *mid_path = config_value(d, "machine_id");
+	const char *lifetime = config_value(d, "leaf_lifetime");
 	struct attestation *a;
 	int r;
 
@@ -115,6 +157,12 @@ int attestation_init(struct enclaved *d)
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
+	a->leaf_lifetime_s = ATTESTATION_DEFAULT_LIFETIME_S;
+	if (lifetime && parse_lifetime(lifetime, &a->leaf_lifetime_s) < 0) {
+		log_error("[attestation] leaf_lifetime '%s' is out of range", lifetime);
+		free(a);
+		return -EINVAL;
+	}
 	r = open_pki(d, &a->pki);
 	if (r < 0) {
 		log_error("attestation: cannot set up the PKI: %s", strerror(-r));
@@ -198,7 +246,7 @@ int attestation_enclave_new(struct enclaved *d, const char *enclave_id,
 	launch = (struct attest_launch){
 	    .enclave_id = enclave_id,
 	    .module_id = enclave_id,
-	    .lifetime_s = lifetime_s ? lifetime_s : ATTESTATION_DEFAULT_LIFETIME_S,
+	    .lifetime_s = lifetime_s ? lifetime_s : d->attestation->leaf_lifetime_s,
 	    .pcr0 = m->pcr0,
 	    .pcr1 = m->pcr1,
 	    .pcr2 = m->pcr2,
@@ -211,6 +259,7 @@ int attestation_enclave_new(struct enclaved *d, const char *enclave_id,
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
+	e->daemon = d;
 	r = attest_enclave_init(&e->ae, &d->attestation->pki, &launch);
 	if (r < 0) {
 		log_error("attestation: cannot set up enclave %s: %s", enclave_id, strerror(-r));
@@ -229,11 +278,54 @@ void attestation_enclave_free(struct attestation_enclave *e)
 	free(e);
 }
 
+static void format_time(const ASN1_TIME *t, char *buf, size_t size)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	int n;
+
+	if (b && ASN1_TIME_print(b, t) == 1 && (n = BIO_read(b, buf, (int)size - 1)) > 0)
+		buf[n] = '\0';
+	BIO_free(b);
+}
+
+/* Before anything is signed: a leaf past two thirds of its life is replaced. A failure keeps
+ * the old leaf, still valid for a while, and is retried at the next document. */
+static void renew_leaf(struct attestation_enclave *e)
+{
+	bool renewed = false;
+	char until[64] = "?";
+
+	if (!e->daemon || !e->daemon->attestation)
+		return;
+	if (attest_enclave_renew_leaf(&e->ae, &e->daemon->attestation->pki, 0, &renewed) < 0) {
+		log_warn("attestation: %s: cannot renew the leaf certificate; the old one stays",
+			 e->ae.nsm.module_id);
+		return;
+	}
+	if (!renewed)
+		return;
+	format_time(X509_get0_notAfter(e->ae.leaf.cert), until, sizeof(until));
+	log_info("attestation: %s: leaf certificate renewed, valid until %s", e->ae.nsm.module_id,
+		 until);
+}
+
+int attestation_enclave_leaf(const struct attestation_enclave *e, const uint8_t **der, size_t *len)
+{
+	if (!e->ae.leaf.cert_der.der)
+		return -ENOENT;
+	*der = e->ae.leaf.cert_der.der;
+	*len = e->ae.leaf.cert_der.len;
+	return 0;
+}
+
 int attestation_handle_nsm(struct attestation_enclave *e, const uint8_t *req, size_t len,
 			   uint8_t *resp, size_t resp_max, size_t *resp_len)
 {
 	enum nsm_error outcome = NSM_E_SUCCESS;
-	int r = nsm_handle_request_ex(&e->ae.nsm, req, len, resp, resp_max, resp_len, &outcome);
+	int r;
+
+	renew_leaf(e);
+	r = nsm_handle_request_ex(&e->ae.nsm, req, len, resp, resp_max, resp_len, &outcome);
 
 	if (r < 0)
 		log_error("attestation: %s: no room for an NSM response in %zu bytes",
@@ -273,6 +365,7 @@ int attestation_document(struct attestation_enclave *e, const uint8_t *nonce, si
 			      ATTESTATION_PUBLIC_KEY_MAX);
 	if (r < 0)
 		return r;
+	renew_leaf(e);
 	r = attest_enclave_document(&e->ae, &fields, doc, doc_len);
 	if (r < 0)
 		log_error("attestation: %s: cannot sign a document: %s", e->ae.nsm.module_id,
@@ -333,6 +426,7 @@ int attestation_enclave_load(struct enclaved *d, const char *path, struct attest
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
+	e->daemon = d;
 	r = attest_enclave_load(&e->ae, path);
 	if (r == 0)
 		r = check_issued_by(d->attestation, &e->ae, path);

@@ -9,6 +9,7 @@
  *   intermediate_certificate = /etc/enclaved/intermediate.pem
  *   intermediate_key = /etc/enclaved/intermediate.key
  *   machine_id = /etc/machine-id                          # PCR4 source (optional)
+ *   leaf_lifetime = 30d                                   # per-enclave leaf validity
  *
  * Every function returns 0 or a negative errno and logs a message naming the problem. */
 #pragma once
@@ -24,7 +25,8 @@ struct enclaved;
 struct eif_measurements;
 struct attestation_enclave;
 
-/* Leaf validity when the caller gives no enclave lifetime. */
+/* Leaf validity when neither the caller nor [attestation] leaf_lifetime gives one. A leaf is
+ * renewed once two thirds of it have passed. */
 #define ATTESTATION_DEFAULT_LIFETIME_S (30ull * 24 * 3600)
 /* Enclaves.Attest field limits (proto: nonce, user_data <= 512; public_key <= 1024). */
 #define ATTESTATION_NONCE_MAX	   512
@@ -67,6 +69,10 @@ int attestation_handle_nsm(struct attestation_enclave *e, const uint8_t *req, si
 int attestation_document(struct attestation_enclave *e, const uint8_t *nonce, size_t nonce_len,
 			 const uint8_t *user_data, size_t user_data_len, const uint8_t *public_key,
 			 size_t public_key_len, uint8_t **doc, size_t *doc_len);
+
+/* The enclave's current leaf certificate (DER; renewed as it nears its end, see
+ * attest_enclave_renew_leaf), e.g. to notice that its saved identity is out of date. */
+int attestation_enclave_leaf(const struct attestation_enclave *e, const uint8_t **der, size_t *len);
 
 /* Current value and lock of PCR index (< 32), e.g. for describe-enclaves' Measurements. */
 int attestation_enclave_pcr(const struct attestation_enclave *e, unsigned index,

@@ -19,8 +19,10 @@ tests_unit_test_enclaved_attestation_LDADD = enclaved/libenclaved.a enclaved/lib
 	rpc/librpc.a proto/libproto.a $(ENCLAVED_ATTEST_LIBS) $(CMOCKA_LIBS) $(PROTOBUF_C_LIBS) \
 	$(LIBEVENT_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS) -lpthread
 
-TESTS += tests/integration/attest-daemon.sh tests/integration/attest-guest.sh
+TESTS += tests/integration/attest-daemon.sh tests/integration/attest-guest.sh \
+	tests/integration/attest-renew.sh
 EXTRA_DIST += tests/integration/attest-daemon.sh tests/integration/attest-guest.sh \
+	tests/integration/attest-renew.sh \
 	tests/integration/attest-helper.py
 
 # Bench: documents through the guest and the daemon (bench/RESULTS.md rows).

@@ -423,6 +423,8 @@ int state_attestation_sync(struct enclave *e)
 {
 	EVP_MD_CTX *ctx;
 	uint8_t digest[SHA256_DIGEST_LENGTH];
+	const uint8_t *leaf = NULL;
+	size_t leaf_len = 0;
 	char path[4200];
 	int r;
 
@@ -441,6 +443,9 @@ int state_attestation_sync(struct enclave *e)
 		(void)EVP_DigestUpdate(ctx, value, sizeof(value));
 		(void)EVP_DigestUpdate(ctx, &locked, sizeof(locked));
 	}
+	/* The leaf too: a renewed one must be what a restarted daemon loads. */
+	if (attestation_enclave_leaf(e->attestation, &leaf, &leaf_len) == 0)
+		(void)EVP_DigestUpdate(ctx, leaf, leaf_len);
 	r = EVP_DigestFinal_ex(ctx, digest, NULL) == 1 ? 0 : -EIO;
 	EVP_MD_CTX_free(ctx);
 	if (r < 0)

@@ -275,6 +275,19 @@ def attest_loop(vsock, seconds):
                       "p99_ms": 1000 * lat[min(len(lat) - 1, (len(lat) * 99) // 100)]}))
 
 
+def doc_cert(path):
+    """Print the leaf certificate a COSE_Sign1 attestation document carries, as hex DER."""
+    cose, _ = cbor_dec(open(path, "rb").read())
+    payload, _ = cbor_dec(cose[2])
+    print(payload["certificate"].hex())
+
+
+def state_cert(path):
+    """Print the leaf certificate saved in an <id>.attest file, as hex DER."""
+    state, _ = cbor_dec(open(path, "rb").read())
+    print(state["certificate"].hex())
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "rpc-image":
@@ -285,6 +298,10 @@ def main():
         port_attest(*args)
     elif cmd == "nsm-checks":
         nsm_checks(*args)
+    elif cmd == "doc-cert":
+        doc_cert(*args)
+    elif cmd == "state-cert":
+        state_cert(*args)
     elif cmd == "attest-loop":
         attest_loop(args[0], float(args[1]))
     else:

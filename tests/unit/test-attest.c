@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -169,6 +170,66 @@ static void test_enclave(void **unused)
 	attest_enclave_clear(&ae);
 }
 
+/* Leaf renewal: nothing until two thirds of the validity have passed, then a fresh key and
+ * certificate with the same subject and validity length that documents carry and verifiers
+ * accept; the NSM state is untouched. */
+static void test_renew_leaf(void **unused)
+{
+	static struct attest_enclave ae;
+	struct attest_launch l;
+	uint8_t pcr[48], *doc = NULL, *old_der;
+	size_t len = 0, old_len;
+	struct verify_options o = {0};
+	struct verify_result res;
+	struct nsm_attest_fields f = {0};
+	bool renewed = true;
+	time_t start = time(NULL);
+	int days = -1, secs = -1;
+	char cn[80];
+
+	memset(pcr, 0x3c, sizeof(pcr));
+	launch_of(&l, pcr, false); /* a 600 s leaf */
+	assert_int_equal(attest_enclave_init(&ae, &ca, &l), 0);
+	memcpy(ae.nsm.pcrs[16], pcr, 48);
+	old_len = ae.leaf.cert_der.len;
+	old_der = malloc(old_len);
+	assert_non_null(old_der);
+	memcpy(old_der, ae.leaf.cert_der.der, old_len);
+
+	assert_int_equal(attest_enclave_renew_leaf(&ae, &ca, start + 350, &renewed), 0);
+	assert_false(renewed); /* 250 s of 600 left: more than a third */
+	assert_memory_equal(ae.leaf.cert_der.der, old_der, old_len);
+	assert_int_equal(attest_enclave_renew_leaf(&ae, &ca, start + 450, &renewed), 0);
+	assert_true(renewed);
+	assert_true(ae.leaf.cert_der.len != old_len ||
+		    memcmp(ae.leaf.cert_der.der, old_der, old_len) != 0);
+	assert_int_equal(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(ae.leaf.cert),
+					X509_get0_notAfter(ae.leaf.cert)),
+			 1);
+	assert_int_equal(days * 86400 + secs, 600);
+	assert_int_equal(X509_cmp_time(X509_get0_notBefore(ae.leaf.cert), &(time_t){start + 449}),
+			 1);
+	assert_true(X509_NAME_get_text_by_NID(X509_get_subject_name(ae.leaf.cert), NID_commonName,
+					      cn, sizeof(cn)) > 0);
+	assert_string_equal(cn, "enc-42"); /* the CN, kept from the first leaf */
+	assert_memory_equal(ae.nsm.pcrs[16], pcr, 48);
+	/* Right after a renewal there is nothing to do. */
+	assert_int_equal(attest_enclave_renew_leaf(&ae, &ca, start + 460, &renewed), 0);
+	assert_false(renewed);
+
+	/* Documents carry the new leaf and verify while it is valid. */
+	assert_int_equal(attest_enclave_document(&ae, &f, &doc, &len), 0);
+	assert_non_null(memmem(doc, len, ae.leaf.cert_der.der, ae.leaf.cert_der.len));
+	assert_null(memmem(doc, len, old_der, old_len));
+	o.root = ca.root;
+	o.now = start + 455;
+	assert_int_equal(verify_attestation_doc(doc, len, &o, &res), 0);
+	verify_result_clear(&res);
+	free(doc);
+	free(old_der);
+	attest_enclave_clear(&ae);
+}
+
 /* ExtendPCR 16 and LockPCR 17 through the guest path. */
 static void guest_changes(struct attest_enclave *ae)
 {
@@ -252,9 +313,8 @@ static void test_save_load(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_principal),
-	    cmocka_unit_test(test_machine_id),
-	    cmocka_unit_test(test_enclave),
+	    cmocka_unit_test(test_principal), cmocka_unit_test(test_machine_id),
+	    cmocka_unit_test(test_enclave),   cmocka_unit_test(test_renew_leaf),
 	    cmocka_unit_test(test_save_load),
 	};
 
