@@ -60,6 +60,7 @@ int config_init(struct enclaved_config *cfg)
 	if (!cfg->group)
 		return -ENOMEM;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->vmm_ping_timeout_ms = CONFIG_DEFAULT_PING_TIMEOUT_MS;
 	pool_config_init(&cfg->pool);
 	return 0;
 }
@@ -168,7 +169,22 @@ static int handle_daemon_key(struct parse_state *st, const char *key, const char
 					  value);
 		return 1;
 	}
-	return state_fail(st, "unknown key '%s' in [daemon] (known: group, log_level)", key);
+	if (strcmp(key, "vmm_ping_timeout_ms") == 0) {
+		uint64_t ms;
+		if (util_parse_u64(value, CONFIG_MAX_PING_TIMEOUT_MS, &ms) < 0 ||
+		    ms < CONFIG_MIN_PING_TIMEOUT_MS)
+			return state_fail(st,
+					  "[daemon] vmm_ping_timeout_ms: '%s' is not a number of "
+					  "milliseconds from %u to %u",
+					  value, CONFIG_MIN_PING_TIMEOUT_MS,
+					  CONFIG_MAX_PING_TIMEOUT_MS);
+		cfg->vmm_ping_timeout_ms = (uint32_t)ms;
+		return 1;
+	}
+	return state_fail(st,
+			  "unknown key '%s' in [daemon] (known: group, log_level, "
+			  "vmm_ping_timeout_ms)",
+			  key);
 }
 
 static int handle_pool_key(struct parse_state *st, const char *key, const char *value)

@@ -21,8 +21,11 @@
 
 #include "enclaved/config-pool.h"
 
-#define CONFIG_DEFAULT_GROUP	"enclave"
-#define CONFIG_DEFAULT_VMM_USER "enclave-vmm"
+#define CONFIG_DEFAULT_GROUP	       "enclave"
+#define CONFIG_DEFAULT_PING_TIMEOUT_MS 6000u
+#define CONFIG_MIN_PING_TIMEOUT_MS     300u
+#define CONFIG_MAX_PING_TIMEOUT_MS     600000u
+#define CONFIG_DEFAULT_VMM_USER	       "enclave-vmm"
 /* A config file is a few lines; anything larger is a mistake, not a config. */
 #define CONFIG_FILE_MAX (64u * 1024)
 /* inih's line buffer: longer lines would be split silently, so they are refused. */
@@ -37,6 +40,9 @@ struct config_entry {
 struct enclaved_config {
 	char *group;
 	enum log_level log_level;
+	/* [daemon] vmm_ping_timeout_ms: a VMM that answers no Ping for this long is killed as
+	 * hung; Pings go out every third of it (enclave-liveness.c). */
+	uint32_t vmm_ping_timeout_ms;
 	struct pool_config pool;
 	char *vmm_user; /* [vmm] user; NULL: CONFIG_DEFAULT_VMM_USER */
 

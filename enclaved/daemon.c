@@ -225,6 +225,8 @@ static void enclaved_reload(struct enclaved *d)
 	config_free(&d->config);
 	d->config = fresh;
 	log_set_level(d->opts.verbose ? LOG_LEVEL_DEBUG : d->config.log_level);
+	if (enclave_liveness_apply(d) < 0)
+		log_error("cannot re-arm the VMM liveness timer");
 	if (group_changed && d->socket_created && socket_apply_group(d) < 0)
 		log_error("the socket keeps its old group; restart to apply '%s'", d->config.group);
 	if (group_changed && d->socket_from_systemd)

@@ -86,7 +86,7 @@ static void on_liveness(evutil_socket_t fd, short what, void *userdata)
 			continue;
 		if (e->ping_nonce) {
 			uint64_t waited_ms = (now - e->ping_sent_ns) / 1000000;
-			if (waited_ms >= ENCLAVE_PING_TIMEOUT_MS)
+			if (waited_ms >= d->config.vmm_ping_timeout_ms)
 				hung(e, waited_ms);
 			continue;
 		}
@@ -109,15 +109,23 @@ void enclave_on_pong(struct enclave *e, uint64_t nonce)
 		e->ping_nonce = 0;
 }
 
+/* Pings every third of the timeout: a hung VMM is found between 2/3 and 4/3 of it late. */
+int enclave_liveness_apply(struct enclaved *d)
+{
+	uint32_t interval_ms = d->config.vmm_ping_timeout_ms / 3;
+	struct timeval tv = {.tv_sec = interval_ms / 1000, .tv_usec = (interval_ms % 1000) * 1000};
+
+	if (!d->liveness_timer)
+		return 0;
+	return event_add(d->liveness_timer, &tv) < 0 ? -ENOMEM : 0;
+}
+
 int enclave_liveness_start(struct enclaved *d)
 {
-	struct timeval tv = {.tv_sec = ENCLAVE_PING_INTERVAL_MS / 1000,
-			     .tv_usec = (ENCLAVE_PING_INTERVAL_MS % 1000) * 1000};
-
 	d->liveness_timer = event_new(d->base, -1, EV_PERSIST, on_liveness, d);
-	if (!d->liveness_timer || event_add(d->liveness_timer, &tv) < 0)
+	if (!d->liveness_timer)
 		return -ENOMEM;
-	return 0;
+	return enclave_liveness_apply(d);
 }
 
 void enclave_liveness_stop(struct enclaved *d)

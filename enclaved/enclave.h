@@ -146,12 +146,12 @@ void enclave_on_heartbeat_timeout(struct enclave *e);
 /* A terminate op learns that one of its enclaves is finished. */
 void enclave_terminate_op_done(struct enclave_terminate_op *op, struct enclave *e);
 
-/* Liveness (enclave-liveness.c): every ENCLAVE_PING_INTERVAL_MS each VMM with a channel gets a
- * Ping; one unanswered for ENCLAVE_PING_TIMEOUT_MS means the VMM hangs: SIGKILL, FAILED "VMM
- * stopped answering". */
-#define ENCLAVE_PING_INTERVAL_MS 2000u
-#define ENCLAVE_PING_TIMEOUT_MS	 6000u
+/* Liveness (enclave-liveness.c): every third of [daemon] vmm_ping_timeout_ms (default 6 s) each
+ * VMM with a channel gets a Ping; one unanswered for the whole timeout means the VMM hangs:
+ * SIGKILL, FAILED "VMM stopped answering". */
 int enclave_liveness_start(struct enclaved *d);
+/* Re-arm the timer after a reload changed the timeout. */
+int enclave_liveness_apply(struct enclaved *d);
 void enclave_liveness_stop(struct enclaved *d);
 void enclave_on_pong(struct enclave *e, uint64_t nonce);
 /* Signal the VMM: through its pidfd when adopted (no pid reuse race), else by pid. */

@@ -2,7 +2,8 @@
 # VMM liveness: a VMM that stops answering the daemon's Pings (SIGSTOP) is killed and its
 # enclave reported FAILED "VMM stopped answering", resources returned; the same for a VMM
 # re-adopted after a daemon restart (not the daemon's child: noticed through its pidfd), and
-# a re-adopted VMM that is SIGKILLed is noticed at once.
+# a re-adopted VMM that is SIGKILLed is noticed at once; [daemon] vmm_ping_timeout_ms, changed
+# by a reload, sets how long a hang takes to be called.
 . "$top_srcdir/tests/integration/lib.sh"
 need_kvm
 need_root
@@ -45,4 +46,17 @@ start_daemon
 assert_eq "$(field "$id" State)" RUNNING "re-adopted enclave"
 pkill -KILL -f "$TEST_DIR/run/enclaves/$id"
 wait_failed "$id" "VMM ended" 10
+
+# [daemon] vmm_ping_timeout_ms, applied on reload: a hang is called after 1.5 s, not 6 s.
+{ pool_conf 32; printf '[daemon]\nvmm_ping_timeout_ms = 1500\n'; } >"$TEST_DIR/enclaved.conf"
+kill -HUP "$DAEMON_PID"
+for _ in $(seq 50); do grep -q "vmm_ping_timeout_ms: (unset) -> 1500 (applied)" "$TEST_DIR/enclaved.log" && break; sleep 0.1; done
+grep -q "vmm_ping_timeout_ms: (unset) -> 1500 (applied)" "$TEST_DIR/enclaved.log" ||
+	fail "reload did not apply vmm_ping_timeout_ms"
+id=$(run)
+pkill -STOP -f "$TEST_DIR/run/enclaves/$id"
+wait_failed "$id" "VMM stopped answering" 30
+waited=$(field "$id" StateReason | sed -n 's/.*no Pong within \([0-9]*\) ms.*/\1/p')
+[ -n "$waited" ] && [ "$waited" -ge 1500 ] && [ "$waited" -lt 6000 ] ||
+	fail "hang called after '$waited' ms with a 1500 ms timeout"
 echo PASS

@@ -44,7 +44,15 @@ static void test_defaults(void **state)
 	assert_null(error);
 	assert_string_equal(cfg.group, "enclave");
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
+	assert_int_equal(cfg.vmm_ping_timeout_ms, 6000);
 	config_free(&cfg);
+	for (const char *const *ok = (const char *const[]){"10", "10s", "90m", "3h", "1825d", NULL};
+	     *ok; ok++) {
+		_cleanup_free_ char *text = NULL, *err = NULL;
+		assert_true(asprintf(&text, "[attestation]\nleaf_lifetime = %s\n", *ok) > 0);
+		assert_int_equal(parse(&cfg, text, &err), 0);
+		config_free(&cfg);
+	}
 }
 
 static void test_full(void **state)
@@ -55,6 +63,7 @@ static void test_full(void **state)
 			   "[daemon]\n"
 			   "group = enclave-users\n"
 			   "log_level = debug ; inline comment\n"
+			   "vmm_ping_timeout_ms = 300\n"
 			   "\n"
 			   "[pool]\n"
 			   "cpu_count = 1\n"
@@ -66,10 +75,11 @@ static void test_full(void **state)
 	assert_int_equal(parse(&cfg, text, &error), 0);
 	assert_string_equal(cfg.group, "enclave-users");
 	assert_int_equal(cfg.log_level, LOG_LEVEL_DEBUG);
-	assert_int_equal(cfg.n_entries, 7);
+	assert_int_equal(cfg.vmm_ping_timeout_ms, 300);
+	assert_int_equal(cfg.n_entries, 8);
 	assert_string_equal(cfg.entries[1].key, "log_level");
 	assert_string_equal(cfg.entries[1].value, "debug");
-	assert_string_equal(cfg.entries[6].section, "pool");
+	assert_string_equal(cfg.entries[7].section, "pool");
 	config_free(&cfg);
 }
 
@@ -82,6 +92,16 @@ static void test_errors(void **state)
 		     "test.conf:3: ", "unknown key 'colour' in [daemon]");
 	expect_error("[daemon]\nlog_level = loud\n", "test.conf:2: ", "'loud' is not one of");
 	expect_error("[daemon]\ngroup = ../etc\n", "test.conf:2: ", "invalid group name");
+	expect_error("[daemon]\nvmm_ping_timeout_ms = 299\n",
+		     "test.conf:2: ", "'299' is not a number of milliseconds from 300 to 600000");
+	expect_error("[daemon]\nvmm_ping_timeout_ms = 600001\n", "test.conf:2: ", "600001");
+	expect_error("[daemon]\nvmm_ping_timeout_ms = 5s\n", "test.conf:2: ", "'5s'");
+	expect_error("[attestation]\nleaf_lifetime = 9s\n",
+		     "test.conf:2: [attestation] leaf_lifetime: ",
+		     "'9s' is not a lifetime from 10s to 1825d");
+	expect_error("[attestation]\nleaf_lifetime = 1826d\n", "test.conf:2: ", "'1826d'");
+	expect_error("[attestation]\nleaf_lifetime = 3y\n", "test.conf:2: ", "'3y'");
+	expect_error("[attestation]\nleaf_lifetime = d\n", "test.conf:2: ", "'d'");
 	expect_error("[daemon]\ngroup =\n", "test.conf:2: ", "invalid group name");
 	expect_error("group = x\n", "test.conf:1: ", "outside any section");
 	expect_error("[daemon]\ngroup = a\ngroup = b\n", "test.conf:3: ", "duplicate key 'group'");
