@@ -13,4 +13,4 @@ TESTS += tests/systemd/daemon.sh tests/systemd/enclave-unit.sh tests/systemd/res
 endif
 
 include $(top_srcdir)/tests/hardening.mk
-CLEANFILES += .install.lock
+CLEANFILES += .install.lock .systemd-tests.lock

@@ -33,6 +33,10 @@ cgroup_dirs() { find /sys/fs/cgroup -mindepth 2 -type d 2>/dev/null | sort; }
 # sd_start: install the build into a fresh overlay and boot systemd to a minimal target.
 sd_start() {
 	sd_require
+	# One systemd at a time: each test removes the cgroups its systemd created, which it can
+	# only tell apart from another test's while no other systemd runs. Held until exit.
+	exec {SD_LOCK_FD}>"$top_builddir/.systemd-tests.lock"
+	flock "$SD_LOCK_FD"
 	SD_DIR=$(mktemp -d /tmp/enclaved-systemd.XXXXXX)
 	SD_CGROUPS_BEFORE=$SD_DIR.cgroups
 	cgroup_dirs >"$SD_CGROUPS_BEFORE"
@@ -93,9 +97,11 @@ sd_stop() {
 	[ -n "$SD_UNSHARE_PID" ] && wait "$SD_UNSHARE_PID" 2>/dev/null || true
 	# PID 1's namespace is gone, so every process of the test is too; now the cgroups are empty.
 	if [ -n "$SD_CGROUPS_BEFORE" ] && [ -f "$SD_CGROUPS_BEFORE" ]; then
-		# Only systemd's own unit cgroups, so a parallel test's cgroups are left alone.
+		# Only systemd's own unit cgroups and the pool's (enclaved under a hierarchy's root,
+		# with one per enclave: the VMMs outlive the daemon, and died with the namespace).
 		cgroup_dirs | comm -13 "$SD_CGROUPS_BEFORE" - |
-			grep -E '\.(scope|slice|mount|service|socket|swap)(/|$)' | sort -r | while read -r d; do
+			grep -E '\.(scope|slice|mount|service|socket|swap)(/|$)|^/sys/fs/cgroup/[^/]+/enclaved(/|$)' |
+			sort -r | while read -r d; do
 			rmdir "$d" 2>/dev/null || true
 		done
 		rm -f "$SD_CGROUPS_BEFORE"
