@@ -84,23 +84,29 @@ static void read_exit_record(struct enclave *e, char *reason, size_t reason_len)
 		enclave_console_append(e, (const uint8_t *)body, (size_t)(buf + n - body));
 }
 
-/* Connect to control.sock, Adopt with generation, wait for AdoptState. */
-static int handshake(struct enclave *e, uint64_t generation, int *fd_out,
-		     Enclaved__Vmm__AdoptState **out, char *why, size_t why_len)
+/* One re-adoption in flight. Adopt goes to every live VMM first and the answers are awaited
+ * together, so that hung VMMs cost one ADOPT_TIMEOUT_MS in all rather than one each (a daemon
+ * that takes minutes to start is one systemd gives up on). */
+struct adoption {
+	struct enclave *e;
+	int pidfd; /* open_vmm's answer: a pidfd, -ENOSYS (alive, no pidfds) or -ESRCH (gone) */
+	int fd;	   /* control.sock while its answer is awaited, else -1 */
+	Enclaved__Vmm__AdoptState *st;
+	int r;
+	char why[400];
+};
+
+/* Connect to control.sock and send Adopt with generation. */
+static int handshake_send(struct enclave *e, uint64_t generation, int *fd_out, char *why,
+			  size_t why_len)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	Enclaved__Vmm__DaemonMessage m = ENCLAVED__VMM__DAEMON_MESSAGE__INIT;
 	Enclaved__Vmm__Adopt a = ENCLAVED__VMM__ADOPT__INIT;
-	Enclaved__Vmm__VmmMessage *reply;
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ uint8_t *buf = malloc(ADOPT_MAX_PACKET);
-	struct pollfd pfd;
 	uint8_t out_buf[32];
 	size_t len;
-	ssize_t n;
 
-	if (!buf)
-		return snprintf(why, why_len, "out of memory"), -ENOMEM;
 	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/control.sock", e->runtime_dir) >=
 	    sizeof(sa.sun_path))
 		return snprintf(why, why_len, "control.sock path too long"), -ENAMETOOLONG;
@@ -111,12 +117,21 @@ static int handshake(struct enclave *e, uint64_t generation, int *fd_out,
 	m.msg_case = ENCLAVED__VMM__DAEMON_MESSAGE__MSG_ADOPT;
 	m.adopt = &a;
 	len = enclaved__vmm__daemon_message__pack(&m, out_buf);
-	if (send(fd, out_buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+	if (send(fd, out_buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)len)
 		return snprintf(why, why_len, "sending Adopt: %s", strerror(errno)), -EIO;
-	pfd = (struct pollfd){.fd = fd, .events = POLLIN};
-	if (poll(&pfd, 1, ADOPT_TIMEOUT_MS) != 1)
-		return snprintf(why, why_len, "no AdoptState within %d ms", ADOPT_TIMEOUT_MS),
-		       -ETIMEDOUT;
+	*fd_out = util_steal_fd(&fd);
+	return 0;
+}
+
+/* The VMM's answer, once fd is readable: AdoptState or an error naming what came instead. */
+static int handshake_recv(int fd, Enclaved__Vmm__AdoptState **out, char *why, size_t why_len)
+{
+	_cleanup_free_ uint8_t *buf = malloc(ADOPT_MAX_PACKET);
+	Enclaved__Vmm__VmmMessage *reply;
+	ssize_t n;
+
+	if (!buf)
+		return snprintf(why, why_len, "out of memory"), -ENOMEM;
 	n = recv(fd, buf, ADOPT_MAX_PACKET, MSG_DONTWAIT | MSG_TRUNC);
 	if (n <= 0 || (size_t)n > ADOPT_MAX_PACKET)
 		return snprintf(why, why_len,
@@ -134,8 +149,50 @@ static int handshake(struct enclave *e, uint64_t generation, int *fd_out,
 	reply->adopt_state = NULL; /* detach: freed by the caller */
 	reply->msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG__NOT_SET;
 	enclaved__vmm__vmm_message__free_unpacked(reply, NULL);
-	*fd_out = util_steal_fd(&fd);
 	return 0;
+}
+
+/* Wait, ADOPT_TIMEOUT_MS in all, for the answers of every adoption whose Adopt went out. */
+static void await_answers(struct adoption *list, size_t n)
+{
+	uint64_t deadline = util_now_monotonic_ns() + (uint64_t)ADOPT_TIMEOUT_MS * 1000000;
+	_cleanup_free_ struct pollfd *pfds = calloc(n ? n : 1, sizeof(*pfds));
+	_cleanup_free_ size_t *which = calloc(n ? n : 1, sizeof(*which));
+
+	for (;;) {
+		uint64_t now = util_now_monotonic_ns();
+		size_t waiting = 0;
+		int ready;
+
+		for (size_t i = 0; pfds && which && i < n; i++)
+			if (list[i].r == 0 && list[i].fd >= 0 && !list[i].st) {
+				pfds[waiting] = (struct pollfd){.fd = list[i].fd, .events = POLLIN};
+				which[waiting++] = i;
+			}
+		if (waiting == 0)
+			return;
+		ready = now >= deadline
+			    ? 0
+			    : poll(pfds, waiting, (int)((deadline - now) / 1000000 + 1));
+		if (ready < 0 && errno == EINTR)
+			continue;
+		for (size_t k = 0; k < waiting; k++) {
+			struct adoption *a = &list[which[k]];
+			if (ready > 0 && !pfds[k].revents)
+				continue;
+			if (ready > 0) {
+				a->r = handshake_recv(a->fd, &a->st, a->why, sizeof(a->why));
+			} else {
+				snprintf(a->why, sizeof(a->why), "no AdoptState within %d ms",
+					 ADOPT_TIMEOUT_MS);
+				a->r = -ETIMEDOUT;
+			}
+			if (a->r < 0) {
+				close(a->fd);
+				a->fd = -1;
+			}
+		}
+	}
 }
 
 /* The VMM's account must match the record: the record is ours, the VMM is not trusted. */
@@ -193,18 +250,19 @@ static int take_lease(struct enclaved *d, struct enclave *e, char *why, size_t w
 	return r;
 }
 
-/* Bring one live VMM back: handshake, lease, attestation, events. */
-static int adopt_live(struct enclaved *d, struct enclave *e, int pidfd, char *why, size_t why_len)
+/* Bring one live VMM back once it answered: state check, lease, attestation, events. */
+static int adopt_live(struct enclaved *d, struct adoption *a)
 {
-	Enclaved__Vmm__AdoptState *st = NULL;
-	char path[4200];
-	int fd = -1, r;
+	struct enclave *e = a->e;
+	Enclaved__Vmm__AdoptState *st = a->st;
+	char path[4200], *why = a->why;
+	size_t why_len = sizeof(a->why);
+	int pidfd = a->pidfd, r;
 
-	e->generation = ++d->registry.next_generation;
-	r = handshake(e, e->generation, &fd, &st, why, why_len);
-	if (r < 0)
-		return r;
-	e->channel_fd = fd;
+	if (a->r < 0)
+		return a->r;
+	e->channel_fd = a->fd;
+	a->fd = -1;
 	r = check_state(e, st, why, why_len);
 	if (r < 0)
 		goto out;
@@ -251,6 +309,7 @@ static int adopt_live(struct enclaved *d, struct enclave *e, int pidfd, char *wh
 	r = 0;
 out:
 	enclaved__vmm__adopt_state__free_unpacked(st, NULL);
+	a->st = NULL;
 	return r;
 }
 
@@ -309,16 +368,19 @@ static int load_record(struct enclaved *d, const char *id, const char *path, str
 	return r;
 }
 
-static void adopt_one(struct enclaved *d, const char *id, const char *record_path)
+/* Read id's record and, when its VMM lives, send it Adopt. false: no usable record. */
+static bool prepare_one(struct enclaved *d, const char *id, const char *record_path,
+			struct adoption *a)
 {
 	_cleanup_free_ char *error = NULL;
 	struct enclave *e = calloc(1, sizeof(*e));
-	char why[400] = "", corrupt[4400], backup[4200];
-	int pidfd = -1, r;
+	char corrupt[4400], backup[4200];
+	int r;
 
+	*a = (struct adoption){.fd = -1, .pidfd = -ESRCH};
 	if (!e) {
 		log_error("enclave record %s: out of memory", record_path);
-		return;
+		return false;
 	}
 	r = load_record(d, id, record_path, e, &error);
 	if (r < 0) {
@@ -343,29 +405,49 @@ static void adopt_one(struct enclaved *d, const char *id, const char *record_pat
 			log_warn("cannot rename %s: %s", record_path, strerror(errno));
 		if (rb < 0) {
 			enclave_free(e);
-			return;
+			return false;
 		}
 	}
+	a->e = e;
 	if (e->generation > d->registry.next_generation)
 		d->registry.next_generation = e->generation;
 	snprintf(e->runtime_dir, sizeof(e->runtime_dir), "%s/enclaves/%s", d->opts.runtime_dir,
 		 e->id);
-	pidfd = open_vmm(e);
-	if (pidfd == -ENOSYS)
+	a->pidfd = open_vmm(e);
+	if (a->pidfd == -ENOSYS)
 		log_warn("%s: no pidfd_open: the death of VMM %d is noticed by polling /proc",
 			 e->id, (int)e->pid);
-	if (pidfd >= 0 || pidfd == -ENOSYS) {
-		e->pidfd = pidfd >= 0 ? pidfd : -1; /* enclave_kill uses it from here on */
-		r = adopt_live(d, e, pidfd, why, sizeof(why));
+	if (a->pidfd >= 0 || a->pidfd == -ENOSYS) {
+		e->pidfd = a->pidfd >= 0 ? a->pidfd : -1; /* enclave_kill uses it from here on */
+		e->generation = ++d->registry.next_generation;
+		a->r = handshake_send(e, e->generation, &a->fd, a->why, sizeof(a->why));
+	}
+	return true;
+}
+
+/* Into the registry: RUNNING again, or FAILED with the reason and resources back. */
+static void finish_one(struct enclaved *d, struct adoption *a)
+{
+	struct enclave *e = a->e;
+	char why[400];
+	int r;
+
+	if (a->pidfd >= 0 || a->pidfd == -ENOSYS) {
+		r = adopt_live(d, a);
 		if (r == 0) {
 			enclave_add(d, e);
 			return;
 		}
 		/* Alive but not ours to manage any more: end it rather than leak it. */
 		log_error("%s (%s): VMM %d cannot be re-adopted: %s; killing it", e->id, e->name,
-			  (int)e->pid, why);
+			  (int)e->pid, a->why);
 		(void)enclave_kill(e, SIGKILL);
 		vmm_process_close_channel(e);
+		if (a->fd >= 0)
+			close(a->fd);
+		a->fd = -1;
+		enclaved__vmm__adopt_state__free_unpacked(a->st, NULL);
+		a->st = NULL;
 		if (e->heartbeat_timer) {
 			event_free(e->heartbeat_timer);
 			e->heartbeat_timer = NULL;
@@ -377,7 +459,7 @@ static void adopt_one(struct enclaved *d, const char *id, const char *record_pat
 		if (e->pidfd >= 0)
 			close(e->pidfd);
 		e->pidfd = -1;
-		snprintf(e->reason, sizeof(e->reason), "could not be re-adopted: %.200s", why);
+		snprintf(e->reason, sizeof(e->reason), "could not be re-adopted: %.200s", a->why);
 	} else {
 		read_exit_record(e, e->reason, sizeof(e->reason));
 		log_error("%s (%s): FAILED: %s", e->id, e->name, e->reason);
@@ -420,7 +502,8 @@ int state_adopt_all(struct enclaved *d)
 	struct dirent *de;
 	DIR *dh;
 	char(*ids)[ENCLAVE_ID_MAX] = NULL;
-	size_t n_ids = 0, examined = 0;
+	struct adoption *adoptions = NULL;
+	size_t n_ids = 0, examined = 0, n_adoptions = 0;
 	int r = 0;
 
 	snprintf(dir, sizeof(dir), "%s/" STATE_RECORD_DIR, d->opts.runtime_dir);
@@ -447,19 +530,29 @@ int state_adopt_all(struct enclaved *d)
 		ids = grown;
 		memcpy(ids[n_ids++], id, sizeof(id));
 	}
+	adoptions = calloc(n_ids ? n_ids : 1, sizeof(*adoptions));
+	if (!adoptions) {
+		r = -ENOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < n_ids; i++) {
 		char path[4200 + ENCLAVE_ID_MAX];
 
 		if (state_path(d, ids[i], ".json", path, sizeof(path)) < 0 ||
 		    enclave_find(d, ids[i], NULL))
 			continue;
-		adopt_one(d, ids[i], path);
 		examined++;
+		if (prepare_one(d, ids[i], path, &adoptions[n_adoptions]))
+			n_adoptions++;
 	}
+	await_answers(adoptions, n_adoptions);
+	for (size_t i = 0; i < n_adoptions; i++)
+		finish_one(d, &adoptions[i]);
 	if (examined)
 		log_info("re-adoption: %zu enclave record(s) examined", examined);
 	enclaved_notify_status(d);
 out:
+	free(adoptions);
 	free(ids);
 	closedir(dh);
 	return r;

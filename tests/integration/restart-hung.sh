@@ -3,7 +3,8 @@
 # enclave reported FAILED "VMM stopped answering", resources returned; the same for a VMM
 # re-adopted after a daemon restart (not the daemon's child: noticed through its pidfd), and
 # a re-adopted VMM that is SIGKILLed is noticed at once; [daemon] vmm_ping_timeout_ms, changed
-# by a reload, sets how long a hang takes to be called.
+# by a reload, sets how long a hang takes to be called; VMMs hung while the daemon was down are
+# adopted together (one timeout in all), reported FAILED and killed.
 . "$top_srcdir/tests/integration/lib.sh"
 need_kvm
 need_root
@@ -59,4 +60,26 @@ wait_failed "$id" "VMM stopped answering" 30
 waited=$(field "$id" StateReason | sed -n 's/.*no Pong within \([0-9]*\) ms.*/\1/p')
 [ -n "$waited" ] && [ "$waited" -ge 1500 ] && [ "$waited" -lt 6000 ] ||
 	fail "hang called after '$waited' ms with a 1500 ms timeout"
+# VMMs that hang while the daemon is down: Adopt goes to all of them at once and the answers are
+# awaited together (one 3 s wait in all, not one each); each ends FAILED and is killed, and a
+# healthy enclave beside them is re-adopted.
+hung_ids=
+for _ in 1 2 3; do hung_ids="$hung_ids $(run)"; done
+ok=$(run)
+kill -KILL "$DAEMON_PID"; wait "$DAEMON_PID" || true
+for id in $hung_ids; do pkill -STOP -f "$TEST_DIR/run/enclaves/$id"; done
+t0=$(date +%s%3N)
+start_daemon
+echo "enclaved answered $(($(date +%s%3N) - t0)) ms after its start, with 3 hung VMMs to adopt"
+for id in $hung_ids; do
+	assert_eq "$(field "$id" State)" FAILED "state of hung $id after the restart"
+	field "$id" StateReason | grep -q "could not be re-adopted: no AdoptState within 3000 ms" ||
+		fail "reason of $id: $(field "$id" StateReason)"
+	for _ in $(seq 50); do vmm_alive "$id" || break; sleep 0.1; done
+	! vmm_alive "$id" || fail "hung VMM of $id left running"
+done
+assert_eq "$(field "$ok" State)" RUNNING "healthy enclave re-adopted beside hung ones"
+"$ENCLAVECTL" terminate-enclave --enclave-id "$ok" >/dev/null
+assert_eq "$("$ENCLAVECTL" pool | json 'd["UsedMemoryMiB"], len(d["Enclaves"])')" "0 0" \
+	"pool after the hung VMMs and the healthy one"
 echo PASS

@@ -28,6 +28,7 @@ while not line.endswith(b"\n"):
         sys.exit("bridge closed before OK")
     line += c
 assert line.startswith(b"OK "), line
+print("connected", flush=True)
 moved = 0
 try:
     if port == 5003:
@@ -65,11 +66,19 @@ for target in child:5003 outer:5004; do
 		sleep 0.1
 	done
 	[ -n "$child" ] || fail "no child VMM process under $pid"
-	sleep 0.5
+	# The client is connected (its bytes flow) before the kill, however slow its start.
+	for _ in $(seq 300); do
+		grep -q "^connected" "$TEST_DIR/stream-$which" && break
+		kill -0 "$spid" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q "^connected" "$TEST_DIR/stream-$which" ||
+		fail "streaming client ($which) never connected: $(cat "$TEST_DIR/stream-$which")"
+	sleep 0.3
 	if [ "$which" = child ]; then kill -KILL "$child"; else kill -KILL "$pid"; fi
 	wait "$spid" || fail "streaming client ($which, port $port): $(cat "$TEST_DIR/stream-$which")"
 	grep -q "^ended:" "$TEST_DIR/stream-$which" || fail "stream: $(cat "$TEST_DIR/stream-$which")"
-	echo "$which VMM killed during port $port: client $(cat "$TEST_DIR/stream-$which")"
+	echo "$which VMM killed during port $port: client $(grep "^ended:" "$TEST_DIR/stream-$which")"
 	state=
 	for _ in $(seq 100); do
 		desc=$("$ENCLAVECTL" describe-enclaves | json '[(e["State"], e.get("StateReason", "")) for e in d if e["EnclaveID"] == "'"$id"'"][0]')
