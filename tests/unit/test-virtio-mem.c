@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "vmm/memory.h"
 #include "vmm/virtio_mem.h"
 
 #define BS	  VIRTIO_MEM_BLOCK_SIZE
@@ -270,6 +271,11 @@ static void map_perms(const void *p, char out[5])
 	fclose(maps);
 }
 
+static bool plugged_only(const void *opaque, uint64_t offset, uint64_t len)
+{
+	return virtio_mem_range_plugged(opaque, offset, len);
+}
+
 /* With the VMM's mapping given, unplugged blocks are closed (PROT_NONE) and plugged ones open,
  * and virtio_mem_range_plugged answers for the VMM's own accesses. */
 static void test_mapping_follows_plugs(void **state)
@@ -295,6 +301,18 @@ static void test_mapping_follows_plugs(void **state)
 	map_perms(map + 3 * BS, perms);
 	assert_string_equal(perms, "---s");
 	memset(map + BS, 0xa5, 2 * BS); /* plugged memory is usable */
+	/* The devices' view (vmm_memory_ptr) of the region: plugged blocks only. */
+	struct vmm_memory mem = {.fd = -1, .nr_regions = 1};
+	mem.regions[0] = (struct vmm_memory_region){.gpa = REGION,
+						    .size = NBLOCKS * BS,
+						    .hva = map,
+						    .usable = plugged_only,
+						    .usable_opaque = f->m};
+	assert_ptr_equal(vmm_memory_ptr(&mem, BLK(1), 2 * BS), map + BS);
+	assert_ptr_equal(vmm_memory_ptr(&mem, BLK(2) + 100, 16), map + 2 * BS + 100);
+	assert_null(vmm_memory_ptr(&mem, BLK(0), 16));
+	assert_null(vmm_memory_ptr(&mem, BLK(3) - 8, 16)); /* straddles into block 3 */
+	assert_null(vmm_memory_ptr(&mem, BLK(1), 2 * BS + 1));
 	assert_true(virtio_mem_range_plugged(f->m, BS, 2 * BS));
 	assert_true(virtio_mem_range_plugged(f->m, 2 * BS + 5, 0));
 	assert_false(virtio_mem_range_plugged(f->m, BS - 1, 2));
@@ -303,6 +321,8 @@ static void test_mapping_follows_plugs(void **state)
 	assert_false(virtio_mem_range_plugged(f->m, BS, UINT64_MAX));
 	/* Unplugged again: closed, and the host holds nothing. */
 	assert_int_equal(req(f, VIRTIO_MEM_REQ_UNPLUG, BLK(1), 1, NULL), VIRTIO_MEM_RESP_ACK);
+	assert_null(vmm_memory_ptr(&mem, BLK(1), 16));
+	assert_non_null(vmm_memory_ptr(&mem, BLK(2), 16));
 	map_perms(map + BS, perms);
 	assert_string_equal(perms, "---s");
 	map_perms(map + 2 * BS, perms);
