@@ -25,6 +25,20 @@ int pcr_hash_final_measure(struct pcr_hash *h, uint8_t pcr[PCR_DIGEST_LEN]);
 /* Release the context; safe on a zeroed or already freed struct. */
 void pcr_hash_free(struct pcr_hash *h);
 
+/* A helper thread that feeds one hash while the caller feeds another with the same bytes: an
+ * EIF section goes into PCR0 and into PCR1 or PCR2, and SHA-384 bounds how fast images are
+ * built and measured. Between pcr_pair_begin and pcr_pair_finish the caller may read the same
+ * bytes (hash them into another context, CRC them) but not change them. Without a thread (none
+ * could be made, or the piece is small) begin does the work itself. */
+struct pcr_pair;
+
+int pcr_pair_new(struct pcr_pair **out);
+/* Stops the thread; safe on NULL. */
+void pcr_pair_free(struct pcr_pair *p);
+int pcr_pair_begin(struct pcr_pair *p, struct pcr_hash *h, const void *data, size_t len);
+/* Wait for the update begun last: its result. */
+int pcr_pair_finish(struct pcr_pair *p);
+
 /* One-shot SHA-384. */
 int pcr_sha384(const void *data, size_t len, uint8_t digest[PCR_DIGEST_LEN]);
 /* pcr = SHA384(pcr || data), in place. */

@@ -1,7 +1,8 @@
 /* EIF build+measure throughput for a 512 MiB image against `sha384sum` of the same bytes,
  * measured in the same run (page cache warm for both). Build = eif_write (copy, CRC, PCR0/1/2);
  * measure = eif_open + eif_measure (CRC, PCR0/1/2). Each PCR byte is hashed twice (PCR0 and
- * PCR1 or PCR2), so ~2x sha384sum's cost per pass is the floor.
+ * PCR1 or PCR2), the two on two threads (pcr_pair), so with two cores one pass costs about one
+ * sha384sum: build+measure about 2x is the floor.
  * Usage: eif-throughput [--mib N] [--results bench/RESULTS.md] */
 #include "config.h"
 

@@ -375,6 +375,7 @@ int eif_section_read_all(struct eif_file *eif, unsigned idx, size_t max, uint8_t
 
 struct measure_state {
 	struct pcr_hash image, bootstrap, app;
+	struct pcr_pair *pair; /* PCR1/PCR2 on a second thread while this one does CRC and PCR0 */
 	uLong crc;
 	eif_progress_fn progress;
 	void *opaque;
@@ -403,11 +404,15 @@ static int measure_section(struct eif_file *eif, unsigned i, unsigned ramdisk_no
 		if (r < 0)
 			FAIL(r, "reading section %u at offset %" PRIu64 ": %s", i,
 			     s->data_offset + off, strerror(-r));
+		r = measured ? pcr_pair_begin(st->pair, second, buf, n) : 0;
 		st->crc = crc32(st->crc, buf, (uInt)n);
 		if (measured) {
-			r = pcr_hash_update(&st->image, buf, n);
+			int r2;
 			if (r == 0)
-				r = pcr_hash_update(second, buf, n);
+				r = pcr_hash_update(&st->image, buf, n);
+			r2 = pcr_pair_finish(st->pair); /* before buf is read into again */
+			if (r == 0)
+				r = r2;
 			if (r < 0)
 				FAIL(r, "hashing section %u: %s", i, strerror(-r));
 		}
@@ -461,7 +466,9 @@ int eif_measure_progress(struct eif_file *eif, struct eif_measurements *m, bool 
 	memset(m, 0, sizeof(*m));
 	if (!buf)
 		return -ENOMEM;
-	r = pcr_hash_init(&st.image);
+	r = pcr_pair_new(&st.pair);
+	if (r == 0)
+		r = pcr_hash_init(&st.image);
 	if (r == 0)
 		r = pcr_hash_init(&st.bootstrap);
 	if (r == 0)
@@ -489,6 +496,7 @@ int eif_measure_progress(struct eif_file *eif, struct eif_measurements *m, bool 
 	/* CRC arrived in version 2 */
 	*crc_ok = eif->hdr.version < 2 || (uint32_t)st.crc == eif->hdr.crc32;
 out:
+	pcr_pair_free(st.pair);
 	pcr_hash_free(&st.image);
 	pcr_hash_free(&st.bootstrap);
 	pcr_hash_free(&st.app);

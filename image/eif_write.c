@@ -22,6 +22,7 @@ struct writer {
 	uLong crc; /* over everything after the header */
 	struct eif_header hdr;
 	struct pcr_hash image, bootstrap, app;
+	struct pcr_pair *pair; /* hashes into PCR1/PCR2 while this thread writes, CRCs, does PCR0 */
 	uint8_t *buf;
 	eif_progress_fn progress;
 	void *opaque;
@@ -76,20 +77,22 @@ static int begin_section(struct writer *w, enum eif_section_type type, uint64_t 
 static int put_data(struct writer *w, const void *data, size_t len, struct pcr_hash *a,
 		    struct pcr_hash *b)
 {
-	int r = pwrite_full(w->fd, data, len, w->pos);
+	int r = b ? pcr_pair_begin(w->pair, b, data, len) : 0, rb;
 
-	if (r < 0) {
-		eif_errf(w->err, w->errlen, "writing at offset %" PRIu64 ": %s", w->pos,
-			 strerror(-r));
-		return r;
+	if (r == 0) {
+		r = pwrite_full(w->fd, data, len, w->pos);
+		if (r < 0)
+			eif_errf(w->err, w->errlen, "writing at offset %" PRIu64 ": %s", w->pos,
+				 strerror(-r));
 	}
-	w->crc = crc32(w->crc, data, (uInt)len);
-	w->pos += len;
-	if (a && (r = pcr_hash_update(a, data, len)) < 0)
-		return r;
-	if (b && (r = pcr_hash_update(b, data, len)) < 0)
-		return r;
-	return 0;
+	if (r == 0) {
+		w->crc = crc32(w->crc, data, (uInt)len);
+		w->pos += len;
+		if (a)
+			r = pcr_hash_update(a, data, len);
+	}
+	rb = b ? pcr_pair_finish(w->pair) : 0; /* before the caller reuses data */
+	return r < 0 ? r : rb;
 }
 
 static int put_small(struct writer *w, enum eif_section_type type, const void *data, size_t len,
@@ -235,7 +238,9 @@ int eif_write(const struct eif_build *in, int out_fd, struct eif_measurements *m
 	w.buf = malloc(COPY_CHUNK);
 	if (!w.buf)
 		return -ENOMEM;
-	r = pcr_hash_init(&w.image);
+	r = pcr_pair_new(&w.pair);
+	if (r == 0)
+		r = pcr_hash_init(&w.image);
 	if (r == 0)
 		r = pcr_hash_init(&w.bootstrap);
 	if (r == 0)
@@ -254,6 +259,7 @@ int eif_write(const struct eif_build *in, int out_fd, struct eif_measurements *m
 	if (r < 0)
 		eif_errf(err, errlen, "writing header: %s", strerror(-r));
 out:
+	pcr_pair_free(w.pair);
 	pcr_hash_free(&w.image);
 	pcr_hash_free(&w.bootstrap);
 	pcr_hash_free(&w.app);
