@@ -107,6 +107,7 @@ struct json_object *ctl_json_enclave(const Enclaved__V1__Enclave *e, bool full);
 struct json_object *ctl_json_pool(const Enclaved__V1__PoolInfo *p);
 /* Memory: BootMiB, PluggedMiB, RequestedMiB, MaxMiB (describe-enclaves and events). */
 struct json_object *ctl_json_memory(const Enclaved__V1__EnclaveMemory *m);
+struct json_object *ctl_json_vsock(const Enclaved__V1__VsockStats *v);
 const char *ctl_state_name(Enclaved__V1__EnclaveState state);
 
 /* Flag parsing helpers: strict decimal with a bound; a CPU list "1,2,4-5" appended to *ids. */

@@ -131,6 +131,22 @@ struct json_object *ctl_json_enclave(const Enclaved__V1__Enclave *e, bool full)
 		json_object_object_add(obj, "Memory", ctl_json_memory(e->memory));
 	json_object_object_add(obj, "HeartbeatTimeoutMs",
 			       json_object_new_int64(e->heartbeat_timeout_ms));
+	if (e->vsock)
+		json_object_object_add(obj, "Vsock", ctl_json_vsock(e->vsock));
+	return obj;
+}
+
+/* {"OpenConnections": n, "Counters": {"conns_opened": n, "bad_len": n, ...}} */
+struct json_object *ctl_json_vsock(const Enclaved__V1__VsockStats *v)
+{
+	struct json_object *obj = json_object_new_object(), *counters = json_object_new_object();
+
+	json_object_object_add(obj, "OpenConnections", json_object_new_int64(v->open_connections));
+	for (size_t i = 0; i < v->n_counters; i++)
+		if (v->counters[i]->name && v->counters[i]->name[0])
+			json_object_object_add(counters, v->counters[i]->name,
+					       json_object_new_uint64(v->counters[i]->value));
+	json_object_object_add(obj, "Counters", counters);
 	return obj;
 }
 

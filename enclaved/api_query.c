@@ -28,6 +28,36 @@ static int add_pcr(Enclaved__V1__Measurements *m, unsigned index, const uint8_t 
 	return 0;
 }
 
+/* The counters of a running enclave's vsock device, as its VMM last reported them. */
+static int vsock_to_pb(const struct enclave *e, Enclaved__V1__Enclave *pb)
+{
+	Enclaved__V1__VsockStats *v;
+
+	if (!e->have_vsock_stats || !enclave_is_alive(e))
+		return 0;
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	enclaved__v1__vsock_stats__init(v);
+	pb->vsock = v;
+	v->open_connections = e->vsock_connections;
+	if (!e->n_vsock_counters)
+		return 0;
+	v->counters = calloc(e->n_vsock_counters, sizeof(*v->counters));
+	if (!v->counters)
+		return -ENOMEM;
+	for (unsigned i = 0; i < e->n_vsock_counters; i++) {
+		Enclaved__V1__VsockCounter *c = calloc(1, sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		enclaved__v1__vsock_counter__init(c);
+		c->name = (char *)e->vsock_counters[i].name;
+		c->value = e->vsock_counters[i].value;
+		v->counters[v->n_counters++] = c;
+	}
+	return 0;
+}
+
 int enclave_to_pb(const struct enclave *e, Enclaved__V1__Enclave *pb, size_t console_tail)
 {
 	Enclaved__V1__Measurements *m = NULL;
@@ -52,7 +82,7 @@ int enclave_to_pb(const struct enclave *e, Enclaved__V1__Enclave *pb, size_t con
 	if (asprintf(&vsock, "%s/vsock.sock", e->runtime_dir) < 0)
 		return -ENOMEM;
 	pb->vsock_socket_path = vsock;
-	if (enclave_resize_to_pb(e, pb) < 0)
+	if (enclave_resize_to_pb(e, pb) < 0 || vsock_to_pb(e, pb) < 0)
 		goto oom;
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -94,6 +124,13 @@ void enclave_pb_clear(Enclaved__V1__Enclave *pb)
 	}
 	free(pb->memory);
 	pb->memory = NULL;
+	if (pb->vsock) {
+		for (size_t i = 0; i < pb->vsock->n_counters; i++)
+			free(pb->vsock->counters[i]);
+		free(pb->vsock->counters);
+		free(pb->vsock);
+		pb->vsock = NULL;
+	}
 	free(pb->console_tail.data);
 	pb->console_tail.data = NULL;
 	pb->console_tail.len = 0;

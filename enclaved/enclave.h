@@ -25,6 +25,9 @@ struct attestation_enclave;
 #define ENCLAVE_KEEP_FINISHED  64	  /* TERMINATED/FAILED entries kept for Describe */
 #define ENCLAVE_CID_FIRST_AUTO 16
 #define ENCLAVE_MAX_WATCHERS   16 /* console streams per enclave */
+/* vsock counters kept from a VMM's Pong: how many, and how long a name may be */
+#define ENCLAVE_VSOCK_COUNTERS_MAX     32
+#define ENCLAVE_VSOCK_COUNTER_NAME_MAX 32
 /* Grace between the Terminate message and SIGKILL. */
 #define ENCLAVE_TERMINATE_GRACE_MS 3000
 /* Heartbeat deadline when the request gives none: see enclave_default_heartbeat_ms. */
@@ -77,6 +80,14 @@ struct enclave {
 	struct event *pidfd_ev;
 	/* Liveness (enclave-liveness.c): the Ping in flight and when it left. */
 	uint64_t ping_nonce, ping_sent_ns;
+	/* The vsock device's counters from the VMM's last Pong (vmm_process.c checks them). */
+	bool have_vsock_stats;
+	uint32_t vsock_connections;
+	unsigned n_vsock_counters;
+	struct {
+		char name[ENCLAVE_VSOCK_COUNTER_NAME_MAX];
+		uint64_t value;
+	} vsock_counters[ENCLAVE_VSOCK_COUNTERS_MAX];
 	/* The attestation identity as last persisted (state.c). */
 	bool attestation_saved;
 	uint8_t attestation_digest[32];

@@ -170,6 +170,28 @@ static void on_event(struct enclave *e, const Enclaved__Vmm__Event *ev)
 	}
 }
 
+/* The VMM's vsock counters, kept for describe-enclaves. The VMM is not trusted: names are
+ * 1..31 of [a-z0-9_], at most ENCLAVE_VSOCK_COUNTERS_MAX are kept, anything else is dropped. */
+static void take_vsock_stats(struct enclave *e, const Enclaved__Vmm__Pong *pong)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < pong->n_vsock_counters && n < ENCLAVE_VSOCK_COUNTERS_MAX; i++) {
+		const Enclaved__Vmm__VsockCounter *c = pong->vsock_counters[i];
+		size_t len = c && c->name ? strlen(c->name) : 0;
+
+		if (len == 0 || len >= ENCLAVE_VSOCK_COUNTER_NAME_MAX ||
+		    strspn(c->name, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
+			continue;
+		memcpy(e->vsock_counters[n].name, c->name, len + 1);
+		e->vsock_counters[n].value = c->value;
+		n++;
+	}
+	e->n_vsock_counters = n;
+	e->vsock_connections = pong->vsock_connections;
+	e->have_vsock_stats = true;
+}
+
 static void on_channel(evutil_socket_t fd, short what, void *userdata)
 {
 	struct enclave *e = userdata;
@@ -215,6 +237,7 @@ static void on_channel(evutil_socket_t fd, short what, void *userdata)
 		break;
 	case ENCLAVED__VMM__VMM_MESSAGE__MSG_PONG:
 		enclave_on_pong(e, m->pong->nonce);
+		take_vsock_stats(e, m->pong);
 		break;
 	case ENCLAVED__VMM__VMM_MESSAGE__MSG_MEMORY_STATE:
 		enclave_on_memory_state(e, m->memory_state->plugged, m->memory_state->requested);

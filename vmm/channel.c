@@ -7,6 +7,7 @@
 #include "proto/vmm.pb-c.h"
 #include "vmm/event.h"
 #include "vmm/vmm.h"
+#include "vmm/vsock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -333,6 +334,33 @@ static void fail_pending(struct vmm_channel *ch, int err)
 	}
 }
 
+/* The answer to a liveness Ping, with the vsock device's counters. */
+static void send_pong(struct vmm_channel *ch, uint64_t nonce)
+{
+	Enclaved__Vmm__VmmMessage out = ENCLAVED__VMM__VMM_MESSAGE__INIT;
+	Enclaved__Vmm__Pong pong = ENCLAVED__VMM__PONG__INIT;
+	Enclaved__Vmm__VsockCounter counters[VSOCK_CNT__MAX], *list[VSOCK_CNT__MAX];
+	struct vsock_stats stats;
+
+	pong.nonce = nonce;
+	if (vsock_device_stats(&stats) == 0) {
+		pong.vsock_connections = stats.connections;
+		for (unsigned i = 0; i < VSOCK_CNT__MAX; i++) {
+			if (!stats.counters[i])
+				continue;
+			enclaved__vmm__vsock_counter__init(&counters[pong.n_vsock_counters]);
+			counters[pong.n_vsock_counters].name = (char *)vsock_counter_name(i);
+			counters[pong.n_vsock_counters].value = stats.counters[i];
+			list[pong.n_vsock_counters] = &counters[pong.n_vsock_counters];
+			pong.n_vsock_counters++;
+		}
+		pong.vsock_counters = list;
+	}
+	out.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_PONG;
+	out.pong = &pong;
+	(void)vmm_channel_send_msg(ch, &out, 0);
+}
+
 static void handle_nsm_response(struct vmm_channel *ch, const Enclaved__Vmm__NsmResponse *resp)
 {
 	for (unsigned i = 0; i < CHANNEL_MAX_PENDING; i++) {
@@ -395,15 +423,9 @@ void vmm_channel_readable(int fd, uint32_t events, void *opaque)
 		return;
 	}
 	switch (m->msg_case) {
-	case ENCLAVED__VMM__DAEMON_MESSAGE__MSG_PING: {
-		Enclaved__Vmm__VmmMessage out = ENCLAVED__VMM__VMM_MESSAGE__INIT;
-		Enclaved__Vmm__Pong pong = ENCLAVED__VMM__PONG__INIT;
-		pong.nonce = m->ping->nonce;
-		out.msg_case = ENCLAVED__VMM__VMM_MESSAGE__MSG_PONG;
-		out.pong = &pong;
-		(void)vmm_channel_send_msg(ch, &out, 0);
+	case ENCLAVED__VMM__DAEMON_MESSAGE__MSG_PING:
+		send_pong(ch, m->ping->nonce);
 		break;
-	}
 	case ENCLAVED__VMM__DAEMON_MESSAGE__MSG_TERMINATE:
 		vmm_end(ch->vmm, VMM_EXIT_TERMINATED, "terminated by enclaved%s%s",
 			m->terminate->reason[0] ? ": " : "", m->terminate->reason);

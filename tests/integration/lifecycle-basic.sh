@@ -1,6 +1,7 @@
 #!/bin/bash
 # The sample enclave through the daemon: run in debug mode (Run returns on the heartbeat), the
-# ready line on the console, describe, echo over vsock port 5000, terminate (twice: idempotent),
+# ready line on the console, describe, echo over vsock port 5000 and the vsock counters in
+# describe-enclaves, terminate (twice: idempotent),
 # the console kept after exit, and the pool whole again.
 . "$top_srcdir/tests/integration/lib.sh"
 need_kvm
@@ -38,6 +39,26 @@ head -c 4096 /dev/urandom >"$TEST_DIR/in"
 timeout 20 "$ENCLAVECTL" connect --enclave-id "$id" --port 5000 <"$TEST_DIR/in" >"$TEST_DIR/echo" ||
 	fail "connect failed"
 cmp "$TEST_DIR/in" "$TEST_DIR/echo" || fail "echo differs"
+
+# The vsock counters the VMM reports with its liveness pongs: the echo's connection, and a
+# garbage CONNECT line refused by the host bridge.
+describe() { "$ENCLAVECTL" describe-enclaves | json 'json.dumps(d[0])'; }
+python3 - "$sock" <<'PY' || fail "garbage CONNECT line"
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b"CONNECT five\n")
+sys.exit(0 if s.recv(100) == b"" else 1)
+PY
+counters=
+for _ in $(seq 100); do
+	counters=$(describe | json 'd.get("Vsock", {}).get("Counters", {})')
+	case $counters in *host_bad_connect*) break ;; esac
+	sleep 0.1
+done
+describe | json 'd["Vsock"]["Counters"]["connections_opened"] >= 1 and d["Vsock"]["Counters"]["host_bad_connect"] == 1 and d["Vsock"]["OpenConnections"] == 0' |
+	grep -qx True || fail "vsock counters in describe-enclaves: $(describe | json 'd.get("Vsock")')"
 
 pool=$("$ENCLAVECTL" pool)
 assert_eq "$(echo "$pool" | json 'd["UsedMemoryMiB"]')" 32 "pool memory used while running"
