@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/wait.h>
 
 #define EIF_PATH_MAX 4096
@@ -52,14 +53,20 @@ static bool caller_may_read(const struct stat *st, const struct api_caller *call
 	return st->st_mode & S_IROTH;
 }
 
-static int open_image(struct enclave *e, const char *path, const struct api_caller *caller,
-		      int *fd_out, uint64_t *size_out, struct run_error *err)
+/* Whether anyone but root could change the file while it is measured and loaded: then both
+ * happen on a sealed copy (eif_snapshot). An ACL may grant writes the mode does not show. */
+static bool may_change(const struct stat *st, int fd)
+{
+	if (st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH)))
+		return true;
+	return fgetxattr(fd, "system.posix_acl_access", NULL, 0) >= 0 || errno == ERANGE;
+}
+
+/* Open the image with the caller's rights; its size says how much memory it needs. */
+static int open_image(const char *path, const struct api_caller *caller, int *fd_out,
+		      struct stat *st, struct run_error *err)
 {
 	_cleanup_close_ int fd = -1;
-	struct eif_file eif;
-	struct stat st;
-	bool crc_ok = false;
-	int r;
 
 	if (!path[0])
 		return run_fail(err, RPC_INVALID_ARGUMENT, "eif_path is required");
@@ -68,17 +75,46 @@ static int open_image(struct enclave *e, const char *path, const struct api_call
 				"eif_path '%.200s': must be an absolute path below %d bytes", path,
 				EIF_PATH_MAX);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (fd < 0 || fstat(fd, st) < 0)
 		return run_fail(err, errno == ENOENT ? RPC_NOT_FOUND : RPC_INVALID_ARGUMENT,
 				"eif_path '%.200s': %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st->st_mode))
 		return run_fail(err, RPC_INVALID_ARGUMENT, "eif_path '%.200s': not a regular file",
 				path);
-	if (!caller_may_read(&st, caller))
+	if (!caller_may_read(st, caller))
 		return run_fail(err, RPC_PERMISSION_DENIED,
 				"eif_path '%.200s': uid %u may not read it", path,
 				(unsigned)caller->peer.uid);
-	r = eif_open_fd(&eif, fd);
+	*fd_out = util_steal_fd(&fd);
+	return 0;
+}
+
+/* PCRs and CRC of the image, once the lease is granted (so that a private copy of a large
+ * image is never made for a Run the pool refuses). *fd may be replaced by that copy. */
+static int measure_image(struct enclave *e, const char *path, int *fd, const struct stat *st,
+			 struct run_error *err)
+{
+	struct eif_file eif;
+	bool crc_ok = false;
+	int r;
+
+	if (may_change(st, *fd)) {
+		int copy = -1;
+		r = eif_snapshot(*fd, (uint64_t)st->st_size, &copy);
+		if (r < 0)
+			return run_fail(err,
+					r == -ENOMEM || r == -ENOSPC ? RPC_RESOURCE_EXHAUSTED
+								     : RPC_INVALID_ARGUMENT,
+					"eif_path '%.200s': cannot take a private copy of it: %s",
+					path, strerror(-r));
+		close(*fd);
+		*fd = copy;
+		log_info("%s: %s can be changed by others than root (owner uid %u, mode %04o): "
+			 "measured and loaded from a sealed copy of its %" PRIu64 " bytes",
+			 e->id, path, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777),
+			 (uint64_t)st->st_size);
+	}
+	r = eif_open_fd(&eif, *fd);
 	if (r >= 0)
 		r = eif_measure(&eif, &e->measurements, &crc_ok);
 	if (r < 0 || !crc_ok) {
@@ -89,8 +125,6 @@ static int open_image(struct enclave *e, const char *path, const struct api_call
 		return -1;
 	}
 	eif_close(&eif);
-	*size_out = (uint64_t)st.st_size;
-	*fd_out = util_steal_fd(&fd);
 	return 0;
 }
 
@@ -259,6 +293,7 @@ void api_enclaves_run(struct enclaved *d, struct rpc_call *call, const struct ap
 	_cleanup_close_ int eif_fd = -1;
 	_cleanup_free_ char *spawn_error = NULL;
 	uint64_t eif_size = 0;
+	struct stat eif_stat;
 	struct timeval tv;
 	int r;
 
@@ -281,9 +316,13 @@ void api_enclaves_run(struct enclaved *d, struct rpc_call *call, const struct ap
 		run_fail(&err, RPC_INTERNAL, "out of memory or randomness");
 		goto fail;
 	}
-	if (open_image(e, e->eif_path, caller, &eif_fd, &eif_size, &err) < 0 ||
-	    pick_name(d, e, req->enclave_name, e->eif_path, &err) < 0 ||
-	    validate_and_lease(d, e, req, eif_size, &err) < 0 || make_runtime_dir(d, e, &err) < 0)
+	if (open_image(e->eif_path, caller, &eif_fd, &eif_stat, &err) < 0)
+		goto fail;
+	eif_size = (uint64_t)eif_stat.st_size;
+	if (pick_name(d, e, req->enclave_name, e->eif_path, &err) < 0 ||
+	    validate_and_lease(d, e, req, eif_size, &err) < 0 ||
+	    measure_image(e, e->eif_path, &eif_fd, &eif_stat, &err) < 0 ||
+	    make_runtime_dir(d, e, &err) < 0)
 		goto fail;
 	e->heartbeat_timeout_ms = req->heartbeat_timeout_ms
 				      ? req->heartbeat_timeout_ms

@@ -97,6 +97,11 @@ int eif_section_pread(struct eif_file *eif, unsigned idx, uint64_t off, void *bu
 int eif_section_read_all(struct eif_file *eif, unsigned idx, size_t max, uint8_t **out,
 			 size_t *out_len);
 
+/* Copy the first size bytes of fd into a new memfd sealed against writing, growing and
+ * shrinking (offset 0, close-on-exec): what is measured and loaded from it cannot change.
+ * -ENODATA when fd holds fewer bytes. */
+int eif_snapshot(int fd, uint64_t size, int *out);
+
 /* Progress of a long pass: done of total bytes so far (total is fixed for one pass; the last
  * call has done == total). For a terminal's progress line; must not fail or block. */
 typedef void (*eif_progress_fn)(void *opaque, uint64_t done, uint64_t total);

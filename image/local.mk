@@ -1,7 +1,7 @@
 # image: EIF read/write/sign, cpio and rootfs builders
 noinst_LIBRARIES += image/libimage.a
 image_libimage_a_SOURCES = image/eif.h image/eif_internal.h image/eif_read.c image/eif_write.c \
-	image/eif_sign.c image/eif_metadata.c image/eif_metadata.h \
+	image/eif_sign.c image/eif_metadata.c image/eif_metadata.h image/eif_snapshot.c \
 	image/cpio.c image/cpio.h image/rootfs.h image/rootfs.c image/rootfs_oci.c
 image_libimage_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(CBOR_CFLAGS) $(ZLIB_CFLAGS) \
 	$(ARCHIVE_CFLAGS) $(JSONC_CFLAGS)

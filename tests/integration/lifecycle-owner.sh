@@ -1,7 +1,8 @@
 #!/bin/bash
 # Ownership: a group member runs an enclave and owns it (OwnerUID, its vsock.sock); another
 # uid in the group neither sees nor terminates it; root sees and manages everything; a member
-# cannot start an image it could not read itself.
+# cannot start an image it could not read itself; an image its owner can still write is measured
+# and loaded from a sealed copy.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/users.sh"
 need_kvm
@@ -45,4 +46,22 @@ assert_eq "$(try_connect "$sock" as 65534)" connected "the owner connecting to i
 assert_eq "$("$ENCLAVECTL" describe-enclaves | json 'len(d)')" 1 "root's list"
 as 65534 "$ENCLAVECTL" terminate-enclave --enclave-id "$id" >/dev/null || fail "owner terminate"
 assert_eq "$("$ENCLAVECTL" pool | json 'd["UsedMemoryMiB"]')" 0 "pool whole"
+! grep -q "can be changed by others than root" "$TEST_DIR/enclaved.log" ||
+	fail "a root-owned 0644 image was copied"
+
+# An image its owner can still write is measured and loaded from a sealed copy, so that it
+# cannot be changed between the two; the PCRs are the file's.
+chown 65534 "$TEST_DIR/mine.eif"
+out=$(as 65534 "$ENCLAVECTL" run-enclave --eif-path "$TEST_DIR/mine.eif" --memory 32 --cpu-count 1) ||
+	fail "member run-enclave of its own image: $out"
+id=$(echo "$out" | json 'd["EnclaveID"]')
+grep -q "$id: $TEST_DIR/mine.eif can be changed by others than root (owner uid 65534, mode 0644): measured and loaded from a sealed copy" \
+	"$TEST_DIR/enclaved.log" || fail "no sealed copy of a member-owned image"
+want=$("$ENCLAVECTL" describe-eif --eif-path "$TEST_DIR/mine.eif" | json 'd["Measurements"]["PCR0"]')
+assert_eq "$(as 65534 "$ENCLAVECTL" describe-enclaves | json 'd[0]["Measurements"]["PCR0"]')" "$want" \
+	"PCR0 measured on the copy"
+echo hi | as 65534 timeout 20 "$ENCLAVECTL" connect --enclave-id "$id" --port 5000 >"$TEST_DIR/echo" ||
+	fail "echo from an enclave loaded from a sealed copy"
+assert_eq "$(cat "$TEST_DIR/echo")" hi "echo from the copy"
+as 65534 "$ENCLAVECTL" terminate-enclave --enclave-id "$id" >/dev/null || fail "owner terminate"
 echo PASS

@@ -2,12 +2,16 @@
  * each malformed-image case giving a clear error. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <zlib.h>
@@ -341,6 +345,45 @@ static void test_too_many_ramdisks(void **state)
 	close(out);
 }
 
+/* eif_snapshot: a sealed copy that keeps the bytes of the moment, whatever happens to the
+ * file afterwards, and refuses to be changed itself. */
+static void test_snapshot(void **state)
+{
+	int fd = memfd_create("test-eif-file", MFD_CLOEXEC), copy = -1, seals;
+	size_t size = (3u << 20) + 123;
+	uint8_t *data = malloc(size), *back = malloc(size);
+
+	assert_true(fd >= 0);
+	assert_non_null(data);
+	assert_non_null(back);
+	for (size_t i = 0; i < size; i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(util_write_full(fd, data, size), 0);
+	assert_int_equal(eif_snapshot(fd, size, &copy), 0);
+	/* The original changes and grows; the copy does not. */
+	assert_int_equal(pwrite(fd, "XXXX", 4, 1000), 4);
+	assert_int_equal(pwrite(fd, "tail", 4, (off_t)size), 4);
+	assert_int_equal(pread(copy, back, size, 0), (ssize_t)size);
+	assert_memory_equal(back, data, size);
+	assert_int_equal(pread(copy, back, 16, (off_t)size), 0);
+	/* Sealed: no write, no growth, no shrinking, no unsealing. */
+	seals = fcntl(copy, F_GET_SEALS);
+	assert_int_equal(seals & (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL),
+			 F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
+	assert_int_equal(pwrite(copy, "Y", 1, 0), -1);
+	assert_int_equal(errno, EPERM);
+	assert_int_equal(ftruncate(copy, 10), -1);
+	assert_int_equal(lseek(copy, 0, SEEK_CUR), 0);
+	assert_true(fcntl(copy, F_GETFD) & FD_CLOEXEC);
+	close(copy);
+	/* A file shorter than the size asked for. */
+	assert_int_equal(eif_snapshot(fd, size + 100, &copy), -ENODATA);
+	assert_int_equal(eif_snapshot(-1, 10, &copy), -EBADF);
+	close(fd);
+	free(data);
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +394,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_headers),
 	    cmocka_unit_test(test_crc_mismatch),
 	    cmocka_unit_test(test_too_many_ramdisks),
+	    cmocka_unit_test(test_snapshot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
