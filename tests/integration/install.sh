@@ -5,13 +5,16 @@
 . "$top_srcdir/tests/integration/lib.sh"
 dest=$TEST_DIR/dest
 flock "$top_builddir/.install.lock" make -s -C "$top_builddir" install DESTDIR="$dest" >/dev/null
-prefix=$(sed -n 's/^prefix = //p' "$top_builddir/Makefile")
-sysconfdir=$(make -s -C "$top_builddir" --no-print-directory -f Makefile -f - print-sysconfdir <<'MK'
-print-sysconfdir:
-	@echo $(sysconfdir)
+# make_var NAME: the variable as make expands it (distcheck sets the unit dir to ${libdir}/...).
+make_var() {
+	make -s -C "$top_builddir" --no-print-directory -f Makefile -f - print-var VAR="$1" <<'MK'
+print-var:
+	@echo $($(VAR))
 MK
-)
-unitdir=$(sed -n 's/^SYSTEMD_UNIT_DIR = //p' "$top_builddir/Makefile")
+}
+prefix=$(make_var prefix)
+sysconfdir=$(make_var sysconfdir)
+unitdir=$(make_var SYSTEMD_UNIT_DIR)
 for f in "$prefix/sbin/enclaved" "$prefix/bin/enclavectl" "$prefix/libexec/enclave-vmm" \
 	"$unitdir/enclaved.service" "$unitdir/enclaved.socket" "$unitdir/enclave@.service" \
 	"$prefix/lib/tmpfiles.d/enclaved.conf" "$prefix/lib/sysusers.d/enclaved.conf" \
