@@ -44,6 +44,8 @@ struct rpc_server {
 	struct rpc_conn *conns;
 	size_t n_conns;
 	struct rpc_frame_budget partial_frames;
+	size_t conns_per_uid;
+	bool conns_limit_root;
 };
 
 struct rpc_conn {

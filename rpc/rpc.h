@@ -65,6 +65,11 @@ void rpc_server_free(struct rpc_server *server);
 int rpc_server_register(struct rpc_server *server, const char *service, const char *method,
 			rpc_handler_fn handler, void *userdata);
 void rpc_server_set_accept_hook(struct rpc_server *server, rpc_accept_fn fn, void *userdata);
+/* Connections one uid may hold at once (default RPC_SERVER_CONNS_PER_UID), root's too unless
+ * exempt_root: one user cannot take every fd and lock the others, root included, out. Past it a
+ * connection is answered RESOURCE_EXHAUSTED and closed. */
+#define RPC_SERVER_CONNS_PER_UID 1024u
+void rpc_server_set_conns_per_uid(struct rpc_server *server, size_t limit, bool exempt_root);
 /* Serve an already bound and listening unix socket (own or from sd_listen_fds). On success the
  * server owns listen_fd and closes it in rpc_server_free. */
 int rpc_server_add_listener(struct rpc_server *server, int listen_fd);

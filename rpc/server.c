@@ -40,10 +40,17 @@ int rpc_server_new(struct event_base *base, struct rpc_server **out)
 		return -ENOMEM;
 	server->base = base;
 	server->partial_frames.limit = RPC_SERVER_PARTIAL_FRAMES_MAX;
+	server->conns_per_uid = RPC_SERVER_CONNS_PER_UID;
 	/* Held back so that, out of fds, the server can still accept a connection to refuse it. */
 	server->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	*out = server;
 	return 0;
+}
+
+void rpc_server_set_conns_per_uid(struct rpc_server *server, size_t limit, bool exempt_root)
+{
+	server->conns_per_uid = limit;
+	server->conns_limit_root = !exempt_root;
 }
 
 void rpc_server_free(struct rpc_server *server)
@@ -362,6 +369,8 @@ static int peer_credentials(int fd, struct rpc_peer *peer)
 	return 0;
 }
 
+static void refuse_connection(int fd, const char *why);
+
 int rpc_server_add_connection(struct rpc_server *server, int fd)
 {
 	struct rpc_conn *conn;
@@ -384,6 +393,20 @@ int rpc_server_add_connection(struct rpc_server *server, int fd)
 	if (evutil_make_socket_nonblocking(fd) < 0 || evutil_make_socket_closeonexec(fd) < 0) {
 		close(fd);
 		return -EIO;
+	}
+	if (peer.uid != 0 || server->conns_limit_root) {
+		size_t held = 0;
+		char why[160];
+		for (const struct rpc_conn *c = server->conns; c; c = c->next)
+			held += c->peer.uid == peer.uid;
+		if (held >= server->conns_per_uid) {
+			snprintf(why, sizeof(why),
+				 "uid %u already has %zu connections open (at most %zu per user)",
+				 (unsigned)peer.uid, held, server->conns_per_uid);
+			log_info("rpc: connection from pid %d refused: %s", (int)peer.pid, why);
+			refuse_connection(fd, why);
+			return -EPERM;
+		}
 	}
 	conn = calloc(1, sizeof(*conn));
 	if (!conn) {
@@ -438,11 +461,12 @@ static void listen_retry_cb(evutil_socket_t fd, short what, void *arg)
 		evconnlistener_enable(server->listeners[i]);
 }
 
-/* Answer a connection accepted while out of fds with RESOURCE_EXHAUSTED on the stream of the
- * first request if it is already there (else stream 1, a client's first), then close it. The
- * request bytes already sent are read off first: closing a unix socket with unread data makes
- * the peer's read fail with ECONNRESET before it sees the answer. */
-static void refuse_connection(int fd)
+/* Answer a connection the server will not serve (out of fds, or its uid holds too many) with
+ * RESOURCE_EXHAUSTED on the stream of the first request if it is already there (else stream 1,
+ * a client's first), then close it. The request bytes already sent are read off first: closing
+ * a unix socket with unread data makes the peer's read fail with ECONNRESET before it sees the
+ * answer. */
+static void refuse_connection(int fd, const char *why)
 {
 	uint8_t buf[4096];
 	struct rpc_frame_header h = {.stream_id = 1};
@@ -455,9 +479,8 @@ static void refuse_connection(int fd)
 		rpc_frame_header_decode(buf, &h);
 	while (n > 0 && (total += (size_t)n) < (64u << 10))
 		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-	if (rpc_message_response_encode(RPC_RESOURCE_EXHAUSTED,
-					"the daemon is out of file descriptors; try again later",
-					NULL, 0, &resp, &resp_len) == 0 &&
+	if (rpc_message_response_encode(RPC_RESOURCE_EXHAUSTED, why, NULL, 0, &resp, &resp_len) ==
+		0 &&
 	    rpc_frame_build(h.stream_id, RPC_FRAME_RESPONSE, 0, resp, resp_len, &frame,
 			    &frame_len) == 0 &&
 	    send(fd, frame, frame_len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
@@ -478,7 +501,7 @@ static bool refuse_pending(struct rpc_server *server, struct evconnlistener *lis
 	server->reserve_fd = -1;
 	while (refused < 64 &&
 	       (fd = accept4(evconnlistener_get_fd(listener), NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		refuse_connection(fd);
+		refuse_connection(fd, "the daemon is out of file descriptors; try again later");
 		refused++;
 	}
 	server->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -109,6 +109,43 @@ static void test_partial_frames_budget(void **state)
 	harness_check_serving(h);
 }
 
+static void limit_to_three(void *arg)
+{
+	rpc_server_set_conns_per_uid(arg, 3, false);
+}
+
+static void limit_default(void *arg)
+{
+	rpc_server_set_conns_per_uid(arg, RPC_SERVER_CONNS_PER_UID, true);
+}
+
+/* One uid may hold only so many connections: the next is answered RESOURCE_EXHAUSTED and
+ * closed, the ones it holds keep working, and a slot freed is a slot usable again. */
+static void test_conns_per_uid(void **state)
+{
+	struct harness *h = *state;
+	int fds[3], extra;
+
+	harness_on_loop(h, limit_to_three, h->server);
+	for (int i = 0; i < 3; i++)
+		fds[i] = raw_connect(h);
+	assert_int_equal(harness_wait_connections(h, 3), 3);
+	extra = raw_connect(h);
+	raw_expect_status(extra, 1, RPC_RESOURCE_EXHAUSTED,
+			  "uid 0 already has 3 connections open (at most 3 per user)");
+	close(extra);
+	assert_int_equal(harness_connections(h), 3);
+	raw_expect_echo(fds[2], 1);
+	close(fds[0]);
+	assert_int_equal(harness_wait_connections(h, 2), 2);
+	extra = raw_connect(h);
+	raw_expect_echo(extra, 1);
+	close(extra);
+	close(fds[1]);
+	close(fds[2]);
+	harness_on_loop(h, limit_default, h->server);
+}
+
 static void test_truncated_header_then_eof(void **state)
 {
 	struct harness *h = *state;
@@ -366,6 +403,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_oversized_frame),
 	    cmocka_unit_test(test_partial_frames_budget),
+	    cmocka_unit_test(test_conns_per_uid),
 	    cmocka_unit_test(test_truncated_header_then_eof),
 	    cmocka_unit_test(test_garbage),
 	    cmocka_unit_test(test_even_stream_id),
