@@ -9,6 +9,8 @@
 		  const struct api_method *method, const uint8_t *payload, size_t len)
 
 API_ENCLAVES_HANDLER(api_enclaves_run);
+/* At daemon stop: wait for the Runs still measuring their image and refuse them. */
+void api_run_stop(struct enclaved *d);
 API_ENCLAVES_HANDLER(api_enclaves_describe);
 API_ENCLAVES_HANDLER(api_enclaves_list);
 API_ENCLAVES_HANDLER(api_enclaves_terminate);

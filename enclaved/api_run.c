@@ -17,9 +17,12 @@
 #include <libgen.h>
 #include <signal.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define EIF_PATH_MAX 4096
 
@@ -132,6 +135,9 @@ static bool name_taken(struct enclaved *d, const char *name)
 {
 	for (struct enclave *o = d->registry.head; o; o = o->next)
 		if (enclave_is_alive(o) && strcmp(o->name, name) == 0)
+			return true;
+	for (struct enclave *o = d->registry.pending; o; o = o->pending_next)
+		if (strcmp(o->name, name) == 0)
 			return true;
 	return false;
 }
@@ -283,27 +289,201 @@ static void abandon(struct enclave *e)
 	enclave_free(e);
 }
 
+/* A Run whose image is measured on a worker thread, so that a large image does not hold up
+ * every other call: the enclave holds its name, CID and lease (registry.pending) meanwhile. */
+struct run_job {
+	struct enclaved *d;
+	struct rpc_call *call;
+	Enclaved__V1__RunEnclaveRequest *req;
+	struct enclave *e;
+	uid_t uid;
+	int eif_fd;
+	struct stat st;
+	struct run_error err;
+	int r;
+	int done_fd; /* eventfd: the worker is done */
+	struct event *done_ev;
+	pthread_t thread;
+	bool threaded;
+	struct run_job *next; /* d->run_jobs */
+};
+
+static void job_unlink(struct run_job *job)
+{
+	struct enclaved *d = job->d;
+
+	for (struct run_job **p = &d->run_jobs; *p; p = &(*p)->next)
+		if (*p == job) {
+			*p = job->next;
+			break;
+		}
+	for (struct enclave **p = &d->registry.pending; *p; p = &(*p)->pending_next)
+		if (*p == job->e) {
+			*p = job->e->pending_next;
+			job->e->pending_next = NULL;
+			break;
+		}
+}
+
+static void job_free(struct run_job *job)
+{
+	job_unlink(job);
+	if (job->done_ev)
+		event_free(job->done_ev);
+	if (job->done_fd >= 0)
+		close(job->done_fd);
+	if (job->eif_fd >= 0)
+		close(job->eif_fd);
+	enclaved__v1__run_enclave_request__free_unpacked(job->req, NULL);
+	free(job);
+}
+
+static void job_fail(struct run_job *job)
+{
+	log_info("Run refused for uid %u: %s: %s", (unsigned)job->uid, rpc_code_name(job->err.code),
+		 job->err.msg);
+	rpc_call_fail(job->call, job->err.code, "%s", job->err.msg);
+	job_unlink(job); /* off registry.pending before it is freed */
+	abandon(job->e);
+	job->e = NULL;
+	job_free(job);
+}
+
+/* The image measured: runtime directory, attestation identity, VMM, heartbeat deadline. Run
+ * is answered at the heartbeat (or its timeout). */
+static void job_launch(struct run_job *job)
+{
+	struct enclaved *d = job->d;
+	struct enclave *e = job->e;
+	_cleanup_free_ char *spawn_error = NULL;
+	struct timeval tv;
+	int r;
+
+	job_unlink(job); /* from here on, e is the registry's or abandoned */
+	if (job->r < 0 || make_runtime_dir(d, e, &job->err) < 0) {
+		job_fail(job);
+		return;
+	}
+	e->heartbeat_timeout_ms =
+	    job->req->heartbeat_timeout_ms
+		? job->req->heartbeat_timeout_ms
+		: enclave_default_heartbeat_ms((uint64_t)job->st.st_size, e->memory_mib);
+	r = nsm_forward_enclave_new(e);
+	if (r < 0) {
+		run_fail(&job->err, RPC_INTERNAL, "cannot create the attestation identity: %s",
+			 strerror(-r));
+		job_fail(job);
+		return;
+	}
+	e->generation = ++d->registry.next_generation;
+	r = vmm_process_spawn(e, job->eif_fd, &spawn_error);
+	if (r < 0) {
+		run_fail(&job->err, RPC_INTERNAL, "cannot start enclave-vmm: %s",
+			 spawn_error ? spawn_error : strerror(-r));
+		job_fail(job);
+		return;
+	}
+	tv.tv_sec = e->heartbeat_timeout_ms / 1000;
+	tv.tv_usec = (e->heartbeat_timeout_ms % 1000) * 1000;
+	e->heartbeat_timer = evtimer_new(d->base, on_heartbeat_timer, e);
+	if (!e->heartbeat_timer || evtimer_add(e->heartbeat_timer, &tv) < 0) {
+		run_fail(&job->err, RPC_INTERNAL, "out of memory");
+		job_fail(job);
+		return;
+	}
+	e->run_call = job->call;
+	enclave_add(d, e);
+	log_info("%s (%s): starting for uid %u: %u CPU(s), %" PRIu64 " MiB, CID %" PRIu64
+		 ", VMM %d, heartbeat within %u ms",
+		 e->id, e->name, (unsigned)e->owner_uid, e->n_cpus, e->memory_mib, e->cid,
+		 (int)e->pid, e->heartbeat_timeout_ms);
+	enclaved_notify_status(d);
+	job->e = NULL;
+	job_free(job);
+}
+
+static void *job_thread(void *arg)
+{
+	struct run_job *job = arg;
+	uint64_t one = 1;
+
+	job->r = measure_image(job->e, job->e->eif_path, &job->eif_fd, &job->st, &job->err);
+	if (write(job->done_fd, &one, sizeof(one)) != sizeof(one))
+		log_error("Run of %s: cannot wake the event loop", job->e->id);
+	return NULL;
+}
+
+static void on_job_done(evutil_socket_t fd, short what, void *userdata)
+{
+	struct run_job *job = userdata;
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	pthread_join(job->thread, NULL);
+	job->threaded = false;
+	job_launch(job);
+}
+
+/* Measure off the event loop; without a worker (none could be made), right here. */
+static void job_start(struct run_job *job)
+{
+	struct enclaved *d = job->d;
+
+	job->e->pending_next = d->registry.pending;
+	d->registry.pending = job->e;
+	job->next = d->run_jobs;
+	d->run_jobs = job;
+	job->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (job->done_fd >= 0)
+		job->done_ev = event_new(d->base, job->done_fd, EV_READ, on_job_done, job);
+	if (job->done_ev && event_add(job->done_ev, NULL) == 0 &&
+	    pthread_create(&job->thread, NULL, job_thread, job) == 0) {
+		job->threaded = true;
+		return;
+	}
+	job->r = measure_image(job->e, job->e->eif_path, &job->eif_fd, &job->st, &job->err);
+	job_launch(job);
+}
+
+void api_run_stop(struct enclaved *d)
+{
+	while (d->run_jobs) {
+		struct run_job *job = d->run_jobs;
+		if (job->threaded)
+			pthread_join(job->thread, NULL); /* a measurement ends by itself */
+		job->threaded = false;
+		run_fail(&job->err, RPC_UNAVAILABLE, "enclaved is stopping");
+		job_fail(job);
+	}
+}
+
 void api_enclaves_run(struct enclaved *d, struct rpc_call *call, const struct api_caller *caller,
 		      const struct api_method *method, const uint8_t *payload, size_t len)
 {
 	Enclaved__V1__RunEnclaveRequest *req = (Enclaved__V1__RunEnclaveRequest *)api_unpack(
 	    call, &enclaved__v1__run_enclave_request__descriptor, payload, len);
-	struct run_error err = {0};
-	struct enclave *e = NULL;
-	_cleanup_close_ int eif_fd = -1;
-	_cleanup_free_ char *spawn_error = NULL;
-	uint64_t eif_size = 0;
-	struct stat eif_stat;
-	struct timeval tv;
-	int r;
+	struct run_job *job;
+	struct enclave *e;
 
 	if (!req)
 		return;
+	job = calloc(1, sizeof(*job));
 	e = calloc(1, sizeof(*e));
-	if (!e) {
+	if (!job || !e) {
 		rpc_call_fail(call, RPC_INTERNAL, "out of memory");
-		goto out;
+		free(job);
+		free(e);
+		enclaved__v1__run_enclave_request__free_unpacked(req, NULL);
+		return;
 	}
+	*job = (struct run_job){.d = d,
+				.call = call,
+				.req = req,
+				.e = e,
+				.uid = caller->peer.uid,
+				.eif_fd = -1,
+				.done_fd = -1};
 	e->daemon = d;
 	e->channel_fd = -1;
 	e->owner_uid = caller->peer.uid;
@@ -313,54 +493,15 @@ void api_enclaves_run(struct enclaved *d, struct rpc_call *call, const struct ap
 	e->state = ENCLAVED__V1__ENCLAVE_STATE__ENCLAVE_STATE_STARTING;
 	e->eif_path = strdup(req->eif_path ? req->eif_path : "");
 	if (!e->eif_path || enclave_make_id(d, e->id, sizeof(e->id)) < 0) {
-		run_fail(&err, RPC_INTERNAL, "out of memory or randomness");
-		goto fail;
+		run_fail(&job->err, RPC_INTERNAL, "out of memory or randomness");
+		job_fail(job);
+		return;
 	}
-	if (open_image(e->eif_path, caller, &eif_fd, &eif_stat, &err) < 0)
-		goto fail;
-	eif_size = (uint64_t)eif_stat.st_size;
-	if (pick_name(d, e, req->enclave_name, e->eif_path, &err) < 0 ||
-	    validate_and_lease(d, e, req, eif_size, &err) < 0 ||
-	    measure_image(e, e->eif_path, &eif_fd, &eif_stat, &err) < 0 ||
-	    make_runtime_dir(d, e, &err) < 0)
-		goto fail;
-	e->heartbeat_timeout_ms = req->heartbeat_timeout_ms
-				      ? req->heartbeat_timeout_ms
-				      : enclave_default_heartbeat_ms(eif_size, e->memory_mib);
-	r = nsm_forward_enclave_new(e);
-	if (r < 0) {
-		run_fail(&err, RPC_INTERNAL, "cannot create the attestation identity: %s",
-			 strerror(-r));
-		goto fail;
+	if (open_image(e->eif_path, caller, &job->eif_fd, &job->st, &job->err) < 0 ||
+	    pick_name(d, e, req->enclave_name, e->eif_path, &job->err) < 0 ||
+	    validate_and_lease(d, e, req, (uint64_t)job->st.st_size, &job->err) < 0) {
+		job_fail(job);
+		return;
 	}
-	e->generation = ++d->registry.next_generation;
-	r = vmm_process_spawn(e, eif_fd, &spawn_error);
-	if (r < 0) {
-		run_fail(&err, RPC_INTERNAL, "cannot start enclave-vmm: %s",
-			 spawn_error ? spawn_error : strerror(-r));
-		goto fail;
-	}
-	tv.tv_sec = e->heartbeat_timeout_ms / 1000;
-	tv.tv_usec = (e->heartbeat_timeout_ms % 1000) * 1000;
-	e->heartbeat_timer = evtimer_new(d->base, on_heartbeat_timer, e);
-	if (!e->heartbeat_timer || evtimer_add(e->heartbeat_timer, &tv) < 0) {
-		run_fail(&err, RPC_INTERNAL, "out of memory");
-		goto fail;
-	}
-	e->run_call = call;
-	enclave_add(d, e);
-	log_info("%s (%s): starting for uid %u: %u CPU(s), %" PRIu64 " MiB, CID %" PRIu64
-		 ", VMM %d, heartbeat within %u ms",
-		 e->id, e->name, (unsigned)e->owner_uid, e->n_cpus, e->memory_mib, e->cid,
-		 (int)e->pid, e->heartbeat_timeout_ms);
-	enclaved_notify_status(d);
-	goto out;
-fail:
-	log_info("Run refused for uid %u: %s: %s", (unsigned)caller->peer.uid,
-		 rpc_code_name(err.code), err.msg);
-	rpc_call_fail(call, err.code, "%s", err.msg);
-	if (e)
-		abandon(e);
-out:
-	enclaved__v1__run_enclave_request__free_unpacked(req, NULL);
+	job_start(job);
 }

@@ -3,6 +3,7 @@
  * VMMs wait for the next daemon on control.sock) and the pool stays while they hold it. */
 #include "config.h"
 
+#include "enclaved/api_enclaves.h"
 #include "enclaved/enclave.h"
 #include "enclaved/state.h"
 
@@ -69,6 +70,7 @@ void enclaved_enclaves_stop(struct enclaved *d)
 	_cleanup_free_ char *error = NULL;
 
 	enclave_liveness_stop(d);
+	api_run_stop(d);
 	enclave_shutdown_all(d);
 	if (d->sig_chld)
 		event_free(d->sig_chld);

@@ -106,6 +106,9 @@ int enclave_pick_cid(struct enclaved *d, uint64_t requested, uint64_t *out)
 			bool taken = false;
 			for (struct enclave *e = d->registry.head; e && !taken; e = e->next)
 				taken = enclave_is_alive(e) && e->cid == cid;
+			for (struct enclave *e = d->registry.pending; e && !taken;
+			     e = e->pending_next)
+				taken = e->cid == cid;
 			if (!taken) {
 				*out = cid;
 				return 0;
@@ -117,6 +120,9 @@ int enclave_pick_cid(struct enclaved *d, uint64_t requested, uint64_t *out)
 		return -EINVAL;
 	for (struct enclave *e = d->registry.head; e; e = e->next)
 		if (enclave_is_alive(e) && e->cid == requested)
+			return -EEXIST;
+	for (struct enclave *e = d->registry.pending; e; e = e->pending_next)
+		if (e->cid == requested)
 			return -EEXIST;
 	*out = requested;
 	return 0;

@@ -80,6 +80,7 @@ struct enclave {
 	struct event *pidfd_ev;
 	/* Liveness (enclave-liveness.c): the Ping in flight and when it left. */
 	uint64_t ping_nonce, ping_sent_ns;
+	struct enclave *pending_next; /* registry.pending, while Run measures its image */
 	/* The vsock device's counters from the VMM's last Pong (vmm_process.c checks them). */
 	bool have_vsock_stats;
 	uint32_t vsock_connections;

@@ -33,8 +33,13 @@ struct enclaved_options {
 /* The enclave registry (enclaved/enclave.h): newest first. n_enclaves counts every entry,
  * finished ones included, for Health and STATUS=. */
 struct enclave;
+struct run_job;
+
 struct enclaved_registry {
 	struct enclave *head;
+	/* Runs whose image is still being measured (api_run.c): not in the registry yet, but
+	 * holding their name, CID and lease. Linked through pending_next. */
+	struct enclave *pending;
 	size_t n_enclaves;
 	uint64_t next_generation;
 	char host_id[32]; /* i-<16 hex> from the DMI asset tag, else i-0000000000000000 */
@@ -59,9 +64,10 @@ struct enclaved {
 	int exit_code;
 
 	struct enclaved_registry registry;
-	struct pool *pool; /* NULL when the [pool] could not be set up (then Run refuses) */
-	char *pool_error;  /* why not */
-	uid_t sandbox_uid; /* [vmm] user, else nobody */
+	struct run_job *run_jobs; /* Runs measuring their image (api_run.c) */
+	struct pool *pool;	  /* NULL when the [pool] could not be set up (then Run refuses) */
+	char *pool_error;	  /* why not */
+	uid_t sandbox_uid;	  /* [vmm] user, else nobody */
 	gid_t sandbox_gid;
 	struct event *sig_chld;
 	struct event *liveness_timer; /* Ping every VMM (enclave-liveness.c) */

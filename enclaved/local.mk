@@ -58,7 +58,8 @@ $(tests_unit_test_enclaved_lifecycle_OBJECTS): proto/enclaved.pb-c.h
 LIFECYCLE_TESTS = tests/integration/lifecycle-basic.sh tests/integration/lifecycle-invalid.sh \
 	tests/integration/lifecycle-kill.sh tests/integration/lifecycle-heartbeat.sh \
 	tests/integration/lifecycle-many.sh tests/integration/daemon-pool.sh \
-	tests/integration/lifecycle-wait.sh tests/integration/lifecycle-owner.sh
+	tests/integration/lifecycle-wait.sh tests/integration/lifecycle-owner.sh \
+	tests/integration/lifecycle-measure.sh
 TESTS += $(LIFECYCLE_TESTS)
 EXTRA_DIST += $(LIFECYCLE_TESTS)
 
