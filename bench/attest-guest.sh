@@ -21,7 +21,7 @@ command -v openssl >/dev/null || { echo "SKIP: openssl is not installed"; exit 7
 dir=$(mktemp -d /tmp/attest-bench.XXXXXX)
 pid=
 cleanup() {
-	if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; fi
+	bench_stop_daemon "$build" "$dir" "$dir/enclaved.sock" "$pid"
 	rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -19,7 +19,7 @@ done
 dir=$(mktemp -d /tmp/launch-bench.XXXXXX)
 daemon=
 cleanup() {
-	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null || true
+	bench_stop_daemon "$build" "$dir" "$dir/sock" "$daemon"
 	rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -31,4 +31,14 @@ bench_start_daemon() {
 	done
 	return 0 # as before: the benchmark's first call reports a daemon that never came up
 }
+# bench_stop_daemon BUILD DIR SOCKET PID: end every enclave (VMMs outlive their daemon), stop
+# the daemon, and kill any VMM of DIR that is still there, so a benchmark leaves nothing behind.
+bench_stop_daemon() {
+	local build=$1 dir=$2 sock=$3 pid=$4
+	[ -n "$pid" ] || return 0
+	ENCLAVED_SOCKET=$sock timeout 30 "$build/ctl/enclavectl" terminate-enclave --all \
+		>/dev/null 2>&1 || true
+	kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+	pkill -KILL -f "enclave-vmm .*$dir/run/enclaves/" 2>/dev/null || true
+}
 export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ beside benchlib.py in the source tree

@@ -5,7 +5,6 @@
 trap sd_stop EXIT
 sd_start
 
-fail() { echo "FAIL: $*"; sd_run journalctl --no-pager -n 40 -u enclaved 2>/dev/null || true; exit 1; }
 
 sd_run systemd-sysusers >/dev/null
 sd_run systemd-tmpfiles --create >/dev/null 2>&1 || true

@@ -7,12 +7,6 @@ trap sd_stop EXIT
 [ -c /dev/kvm ] || sd_skip "/dev/kvm is absent"
 sd_start
 
-fail() {
-	echo "FAIL: $*"
-	sd_run journalctl --no-pager -n 60 2>/dev/null | tail -60 || true
-	exit 1
-}
-enclaves() { sd_run enclavectl describe-enclaves; }
 count_running() { enclaves | python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e["State"]=="RUNNING" and e["EnclaveName"]=="'"$1"'"))'; }
 
 sd_run systemd-sysusers >/dev/null

@@ -12,6 +12,14 @@ SD_UNSHARE_PID=
 SD_CGROUPS_BEFORE=
 
 sd_skip() { echo "SKIP: $*"; exit 77; }
+# fail MESSAGE: the test fails, with the tail of the journal inside the test's systemd.
+fail() {
+	echo "FAIL: $*"
+	sd_run journalctl --no-pager -n 80 2>/dev/null | tail -80 || true
+	exit 1
+}
+# describe-enclaves as seen inside the test's systemd.
+enclaves() { sd_run enclavectl describe-enclaves; }
 
 sd_require() {
 	[ "$(id -u)" = 0 ] || sd_skip "needs root"

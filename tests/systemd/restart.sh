@@ -10,12 +10,6 @@ trap sd_stop EXIT
 [ -c /dev/kvm ] || sd_skip "/dev/kvm is absent"
 sd_start
 
-fail() {
-	echo "FAIL: $*"
-	sd_run journalctl --no-pager -n 80 2>/dev/null | tail -80 || true
-	exit 1
-}
-enclaves() { sd_run enclavectl describe-enclaves; }
 field() { enclaves | python3 -c "import json,sys; print([e['$2'] for e in json.load(sys.stdin) if e['EnclaveID']=='$1'][0])"; }
 main_pid() { sd_run systemctl show -p MainPID --value enclaved.service; }
 echo_to() { # ID: echo over the enclave's vsock bridge, from inside the systemd's namespaces

@@ -20,27 +20,6 @@
 #include "rpc/internal.h"
 #include "tests/unit/test-rpc-harness.h"
 
-static int setup(void **state)
-{
-	struct harness *h = calloc(1, sizeof(*h));
-
-	if (!h)
-		return -1;
-	harness_start(h);
-	*state = h;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct harness *h = *state;
-
-	assert_int_equal(harness_wait_connections(h, 0), 0);
-	harness_stop(h);
-	free(h);
-	return 0;
-}
-
 /* An Echo on stream id on the raw connection answers OK: the connection survived. */
 static void raw_expect_echo(int fd, uint32_t id)
 {
@@ -417,5 +396,5 @@ int main(void)
 	    cmocka_unit_test(test_stream_flood),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -441,3 +441,24 @@ void raw_expect_status(int fd, uint32_t id, int code, const char *message)
 	ttrpc__response__free_unpacked(resp, NULL);
 	free(frame.payload);
 }
+
+int harness_group_setup(void **state)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return -1;
+	harness_start(h);
+	*state = h;
+	return 0;
+}
+
+int harness_group_teardown(void **state)
+{
+	struct harness *h = *state;
+
+	assert_int_equal(harness_wait_connections(h, 0), 0);
+	harness_stop(h);
+	free(h);
+	return 0;
+}

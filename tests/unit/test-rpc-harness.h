@@ -29,6 +29,10 @@ struct harness {
  * Flood under TEST_SERVICE. */
 void harness_start(struct harness *h);
 void harness_stop(struct harness *h);
+/* cmocka group setup and teardown: a started harness in *state; at the end, no connection
+ * may be left open. */
+int harness_group_setup(void **state);
+int harness_group_teardown(void **state);
 /* Run fn(arg) on the loop thread and wait for it. */
 void harness_on_loop(struct harness *h, void (*fn)(void *arg), void *arg);
 size_t harness_connections(struct harness *h);

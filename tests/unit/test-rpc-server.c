@@ -16,27 +16,6 @@
 
 #include "tests/unit/test-rpc-harness.h"
 
-static int setup(void **state)
-{
-	struct harness *h = calloc(1, sizeof(*h));
-
-	if (!h)
-		return -1;
-	harness_start(h);
-	*state = h;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct harness *h = *state;
-
-	assert_int_equal(harness_wait_connections(h, 0), 0);
-	harness_stop(h);
-	free(h);
-	return 0;
-}
-
 static void test_unary_ok(void **state)
 {
 	struct harness *h = *state;
@@ -426,5 +405,5 @@ int main(void)
 	    cmocka_unit_test(test_many_connections),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
