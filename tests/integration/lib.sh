@@ -71,6 +71,19 @@ pool_conf() {
 # json EXPR: evaluate a python expression over the JSON on stdin, parsed as d.
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
+# daemon_fds_settled: the daemon's open fds once it has seen the connections its clients just
+# closed go away (the smallest count over a second): a leak stays, a closing socket does not.
+daemon_fds_settled() {
+	local min n
+	min=$(ls "/proc/$DAEMON_PID/fd" | wc -l)
+	for _ in $(seq 10); do
+		sleep 0.1
+		n=$(ls "/proc/$DAEMON_PID/fd" | wc -l)
+		[ "$n" -lt "$min" ] && min=$n
+	done
+	echo "$min"
+}
+
 # Write a config and start the daemon in the background; wait until it answers. The pool
 # shares its CPU among up to 32 enclaves (a 2-core host) and pins only, without cgroups, so
 # that tests running side by side do not fight over /sys/fs/cgroup/enclaved;

@@ -9,18 +9,17 @@ CYCLES=${STRESS_CYCLES:-500}
 start_daemon
 client() { python3 "$top_srcdir/tests/integration/stress-client.py" "$@"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-fds() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$DAEMON_PID/status"; }
 pool() { "$ENCLAVECTL" pool | json '(d["UsedMemoryMiB"], d["FreeMemoryMiB"], d["UsedCPUIDs"], d["FreeCPUIDs"], len(d["Enclaves"]))'; }
 
-fd0=$(fds); pool0=$(pool); rss0=$(rss_kib)
+fd0=$(daemon_fds_settled); pool0=$(pool); rss0=$(rss_kib)
 # Warm-up: the registry keeps the last 64 finished enclaves (each with its console ring), and
 # malloc's arenas grow to their working size; only then is RSS a flat line.
 client cycles "$ENCLAVED_SOCKET" "$SAMPLE_EIF" 80 >"$TEST_DIR/warm" || fail "warm-up: $(cat "$TEST_DIR/warm")"
-fd1=$(fds); rss1=$(rss_kib)
+fd1=$(daemon_fds_settled); rss1=$(rss_kib)
 client cycles "$ENCLAVED_SOCKET" "$SAMPLE_EIF" "$CYCLES" >"$TEST_DIR/cycles" ||
 	fail "cycles: $(cat "$TEST_DIR/cycles")"
-fd2=$(fds); pool2=$(pool); rss2=$(rss_kib)
+fd2=$(daemon_fds_settled); pool2=$(pool); rss2=$(rss_kib)
 runs=$(json 'd["counts"].get("Run:0", 0)' <"$TEST_DIR/cycles")
 echo "cycles: $runs; fds: start $fd0, after warm-up $fd1, after $CYCLES cycles $fd2;" \
 	"RSS KiB: start $rss0, after warm-up $rss1, after $CYCLES cycles $rss2; pool $pool0 -> $pool2"

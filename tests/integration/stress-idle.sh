@@ -5,12 +5,11 @@
 . "$top_srcdir/tests/integration/lib.sh"
 need_root
 start_daemon
-fds() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
-fd0=$(fds)
+fd0=$(daemon_fds_settled)
 python3 "$top_srcdir/tests/integration/stress-client.py" idle "$ENCLAVED_SOCKET" 1000 8 100 \
 	>"$TEST_DIR/idle" || fail "idle: $(cat "$TEST_DIR/idle")"
 cat "$TEST_DIR/idle"
 # The daemon notices the closed connections on its own; give it a moment to get there.
-for _ in $(seq 100); do [ "$(fds)" = "$fd0" ] && break; sleep 0.1; done
-assert_eq "$(fds)" "$fd0" "daemon fd count after the idle connections closed"
+for _ in $(seq 10); do [ "$(daemon_fds_settled)" = "$fd0" ] && break; done
+assert_eq "$(daemon_fds_settled)" "$fd0" "daemon fd count after the idle connections closed"
 echo PASS

@@ -11,18 +11,18 @@ CLIENTS=${STRESS_CLIENTS:-32}
 CALLS=${STRESS_CALLS:-500}
 start_daemon
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
-fds() { ls "/proc/$DAEMON_PID/fd" | wc -l; }
-fd0=$(fds)
+fd0=$(daemon_fds_settled)
 python3 "$top_srcdir/tests/integration/stress-client.py" mixed "$ENCLAVED_SOCKET" "$SAMPLE_EIF" \
 	"$CLIENTS" "$CALLS" >"$TEST_DIR/mixed" || fail "mixed: $(cat "$TEST_DIR/mixed")"
 cat "$TEST_DIR/mixed"
 calls=$(head -1 "$TEST_DIR/mixed" | json 'd["calls"]')
 runs=$(head -1 "$TEST_DIR/mixed" | json 'd["counts"].get("Run:0", 0)')
-echo "calls: $calls, enclaves run: $runs, daemon fds: $fd0 -> $(fds)"
+fd1=$(daemon_fds_settled)
+echo "calls: $calls, enclaves run: $runs, daemon fds: $fd0 -> $fd1"
 [ "$calls" -ge $((CLIENTS * CALLS)) ] || fail "only $calls calls answered"
 [ "$runs" -ge "$CLIENTS" ] || fail "only $runs enclaves ran"
 assert_eq "$("$ENCLAVECTL" pool | json '(d["UsedMemoryMiB"], len(d["Enclaves"]))')" "(0, 0)" "pool after"
 assert_eq "$("$ENCLAVECTL" describe-enclaves | json 'sorted(set(e["State"] for e in d))')" \
 	"['TERMINATED']" "states after"
-assert_eq "$(fds)" "$fd0" "daemon fd count"
+assert_eq "$(daemon_fds_settled)" "$fd0" "daemon fd count"
 echo PASS
